@@ -1,0 +1,113 @@
+"""Write the Python reference arrays the node tests compare the JS modules against.
+
+    python static_site/tests/make_fixtures.py [--output static_site/tests/fixtures]
+
+noise.json: seeded_normal for a few seeds (odd and even lengths, seed 2**32-1);
+scheduler.json: FlowMatchScheduler runs (Euler/Heun x velocity/sample x shift) on fixed
+model outputs, with the sample after every step and the CFG combination;
+preprocess.json: image_to_tensor + preprocess_tensor on small RGBA/RGB images.
+All values are float32 written as exact decimal doubles.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from cats_dit.classifier import image_to_tensor, preprocess_tensor
+from cats_dit.pipeline_cats_dit import combine_guidance, seeded_normal
+from cats_dit.scheduling_flow_match import FlowMatchScheduler
+
+HERE = Path(__file__).resolve().parent
+
+
+def floats(a) -> list[float]:
+    return [float(v) for v in np.asarray(a, dtype=np.float32).ravel()]
+
+
+def noise_cases() -> list[dict]:
+    cases = []
+    for seed, n in [(0, 192), (1, 7), (42, 3 * 16 * 16), (123456789, 64), (2**32 - 1, 33)]:
+        cases.append({"seed": seed, "n": n, "values": floats(seeded_normal(seed, (n,)))})
+    return cases
+
+
+def scheduler_cases() -> list[dict]:
+    rng = np.random.default_rng(0)
+    shape = (2, 3, 4, 4)
+    cases = []
+    for solver in ("euler", "heun"):
+        for prediction_type in ("velocity", "sample"):
+            for shift, steps in ((1.0, 5), (3.0, 4), (1.0, 1)):
+                sched = FlowMatchScheduler(shift=shift, solver=solver, prediction_type=prediction_type)
+                sched.set_timesteps(steps)
+                sample = torch.from_numpy(rng.standard_normal(shape).astype(np.float32))
+                case = {
+                    "config": {"shift": shift, "solver": solver, "prediction_type": prediction_type},
+                    "steps": steps,
+                    "timesteps": floats(sched.timesteps),
+                    "sigmas": floats(sched.sigmas),
+                    "initial": floats(sample),
+                    "model_outputs": [],
+                    "samples": [],
+                }
+                for t in sched.timesteps:
+                    out = torch.from_numpy(rng.standard_normal(shape).astype(np.float32))
+                    sample = sched.step(out, t, sample, return_dict=False)[0]
+                    case["model_outputs"].append(floats(out))
+                    case["samples"].append(floats(sample))
+                cases.append(case)
+    return cases
+
+
+def guidance_cases() -> list[dict]:
+    rng = np.random.default_rng(1)
+    cases = []
+    for g in (0.0, 1.5, 3.0, 7.3):
+        vc = torch.from_numpy(rng.standard_normal(48).astype(np.float32))
+        vu = torch.from_numpy(rng.standard_normal(48).astype(np.float32))
+        cases.append({"guidance": g, "cond": floats(vc), "uncond": floats(vu), "out": floats(combine_guidance(vc, vu, g))})
+    return cases
+
+
+def preprocess_cases() -> list[dict]:
+    rng = np.random.default_rng(2)
+    cases = []
+    cfg = {"resize_size": 20, "image_size": 16, "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
+    for h, w, mode in [(37, 50, "RGBA"), (50, 37, "RGB"), (20, 31, "RGB"), (9, 12, "RGBA")]:
+        rgba = rng.integers(0, 256, size=(h, w, 4), dtype=np.uint8)
+        if mode == "RGB":
+            rgba[..., 3] = 255
+        else:
+            rgba[0, :, 3] = 0  # fully transparent row
+        img = Image.fromarray(rgba, "RGBA") if mode == "RGBA" else Image.fromarray(rgba[..., :3], "RGB")
+        x = image_to_tensor(img)
+        y = preprocess_tensor(x, cfg["resize_size"], cfg["image_size"], cfg["mean"], cfg["std"])
+        cases.append(
+            {"height": h, "width": w, "rgba": rgba.ravel().tolist(), "tensor": floats(x), "out": floats(y), **cfg}
+        )
+    return cases
+
+
+def write_fixtures(output: Path) -> Path:
+    output.mkdir(parents=True, exist_ok=True)
+    (output / "noise.json").write_text(json.dumps(noise_cases()))
+    (output / "scheduler.json").write_text(json.dumps({"runs": scheduler_cases(), "guidance": guidance_cases()}))
+    (output / "preprocess.json").write_text(json.dumps(preprocess_cases()))
+    return output
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--output", type=Path, default=HERE / "fixtures", help="folder for the JSON files")
+    args = parser.parse_args()
+    print(f"wrote {write_fixtures(args.output)}")
+
+
+if __name__ == "__main__":
+    main()
