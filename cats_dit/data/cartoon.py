@@ -349,14 +349,14 @@ def _coat_pattern(pen: Pen, look: Look, rng, region) -> None:
     cx, cy, rx, ry = region
     area = rx * ry
     if look.pattern == "rosettes":
-        for _ in range(int(area * 9)):
+        for _ in range(int(area * 22)):
             x, y = cx + rng.uniform(-rx, rx), cy + rng.uniform(-ry, ry)
-            r = rng.uniform(0.17, 0.26)
+            r = rng.uniform(0.16, 0.24)
             if _inside(x, y, cx, cy, rx, ry, r):
                 pen.ellipse(x, y, r, r * rng.uniform(0.7, 1.0), look.pattern_color, rot=rng.uniform(0, 3), n=16)
                 pen.ellipse(x, y, r * 0.55, r * 0.45, _mix(look.coat, look.pattern_color, 0.45), n=12)
     elif look.pattern == "spots":
-        for _ in range(int(area * 5)):
+        for _ in range(int(area * 8)):
             x, y = cx + rng.uniform(-rx, rx), cy + rng.uniform(-ry, ry)
             r = rng.uniform(0.08, 0.12)
             if _inside(x, y, cx, cy, rx, ry, r):
@@ -546,13 +546,15 @@ def draw_pet(look: Look, rng: np.random.Generator, size: tuple[int, int]) -> Ima
     # extent of the drawing in head units: x from -1.3 to +2.2 (sit) / +4.4 (lie), y from -1.8 to 3.4
     x_lo, x_hi = -1.35, (2.2 if pose == "sit" else 4.3) * max(1.0, look.body_w)
     y_lo, y_hi = -1.9, 3.45 if pose == "sit" else 2.3
-    fit = min(w * SS / (x_hi - x_lo), h * SS / (y_hi - y_lo))
-    scale = fit * rng.uniform(0.62, 0.92) * min(1.0, look.size)
+    # fit the drawing into the central square (what a centre crop keeps), with a little slack
+    square = min(w, h) * SS
+    fit = square / max(x_hi - x_lo, y_hi - y_lo)
+    scale = fit * rng.uniform(0.75, 1.0) * min(1.0, look.size) if pose == "lie" else fit * rng.uniform(0.8, 1.05)
     flip = bool(rng.uniform() < 0.5)
-    span_x = (x_hi - x_lo) * scale
-    span_y = (y_hi - y_lo) * scale
-    left = rng.uniform(-0.05 * span_x, max(0.0, w * SS - 0.95 * span_x))
-    top = rng.uniform(-0.03 * span_y, max(0.0, h * SS - 0.97 * span_y))
+    span_x, span_y = (x_hi - x_lo) * scale, (y_hi - y_lo) * scale
+    sq_left, sq_top = (w * SS - square) / 2, (h * SS - square) / 2
+    left = sq_left + rng.uniform(-0.06 * square, max(-0.06 * square, square - span_x + 0.06 * square))
+    top = sq_top + rng.uniform(-0.04 * square, max(-0.04 * square, square - span_y + 0.04 * square))
     ox = left - x_lo * scale
     if flip:
         ox = w * SS - ox
@@ -595,7 +597,7 @@ ODD_FILES = {  # kind -> whether ImageDataset should keep it (converted to RGB) 
 
 def _image_size(rng) -> tuple[int, int]:
     short = int(rng.integers(90, 200))
-    long = int(min(260, short * rng.uniform(1.0, 1.6)))
+    long = int(min(260, short * rng.uniform(1.0, 1.35)))
     return (long, short) if rng.uniform() < 0.6 else (short, long)
 
 
