@@ -159,7 +159,10 @@ def _open_checked(file, name: str, max_pixels: int) -> Image.Image:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(file)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ValueError(f"{name} is too large to decode safely ({exc})") from None
+        raise ValueError(
+            f"{name} is too large to decode safely (decompression-bomb protection; the limit is "
+            f"{Image.MAX_IMAGE_PIXELS / 1e6:.0f} megapixels): {exc}"
+        ) from None
     except UnidentifiedImageError:
         raise ValueError(
             f"{name} is not an image this app can read; use a PNG, JPEG, WebP, GIF, BMP or TIFF file"
