@@ -115,6 +115,12 @@ def build_demo(service: Service) -> gr.Blocks:
                             "*Other* means **not one of the 12 breeds** (a dog, or anything else). "
                             "The demo classifier was trained on cartoon cats, so real photos may confuse it."
                         )
+                # preprocess=False: the handler decodes the upload itself, so a non-image, corrupt or
+                # decompression-bomb file gets a clear message instead of a PIL error inside Gradio.
+                run.click(classify, [image], [label], api_name="classify", preprocess=False)
+                image.upload(
+                    classify, [image], [label], api_name="classify_upload", api_visibility="private", preprocess=False
+                )
                 if EXAMPLES.is_dir() and any(EXAMPLES.glob("*.png")):
                     gr.Examples(
                         sorted(str(p) for p in EXAMPLES.glob("*.png")),
@@ -123,11 +129,9 @@ def build_demo(service: Service) -> gr.Blocks:
                         fn=classify,
                         run_on_click=True,
                         label="Examples (click one)",
+                        api_name="classify_example",
+                        api_visibility="private",
                     )
-                # preprocess=False: the handler decodes the upload itself, so a non-image, corrupt or
-                # decompression-bomb file gets a clear message instead of a PIL error inside Gradio.
-                run.click(classify, [image], [label], api_name="classify", preprocess=False)
-                image.upload(classify, [image], [label], api_visibility="private", preprocess=False)
 
             with gr.Tab("About", id="about"):
                 gr.Markdown(about_text(service))
