@@ -35,7 +35,9 @@ def build(models: Path | None = None) -> Path:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", type=Path, default=None, help="exported models folder to copy to static_site/models/")
+    parser.add_argument(
+        "--models", type=Path, default=None, help="exported models folder to copy to static_site/models/"
+    )
     args = parser.parse_args(argv)
     print(f"built {build(args.models)}", file=sys.stderr)
 

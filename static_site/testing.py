@@ -47,6 +47,30 @@ def _randomise(module, seed: int, std: float = 0.05) -> None:
                 p.copy_(torch.randn(p.shape, generator=gen) * std)
 
 
+def _calibrate(clf, seed: int) -> None:
+    """A randomly initialised classifier answers almost the same for every image. Setting its
+    BatchNorm statistics on a few pictures and scaling the head makes the answer depend on the
+    input (logit std ~2), so comparing browser and Python probabilities means something."""
+    import torch
+
+    rng = np.random.default_rng(seed)
+    try:
+        from cats_dit.data.cartoon import draw_class
+
+        images = [draw_class(i % 13, rng, (90, 80)) for i in range(26)]
+    except ImportError:
+        images = [rng.integers(0, 256, (80, 90, 3), dtype=np.uint8) for _ in range(26)]
+    x = clf.preprocess(images)
+    for m in clf.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.reset_running_stats()
+            m.momentum = None  # plain average over the calibration batch
+    with torch.no_grad():
+        clf.train()(x)
+        clf.eval()
+        clf.model.classifier[-1].weight.mul_(2.0 / clf(x).std())
+
+
 def build_tiny_models(work: Path, seed: int = 0, classifier_size: int = 64) -> tuple[Path, Path]:
     """Save a tiny pipeline (random weights) and a small classifier; returns their folders."""
     import torch
@@ -59,8 +83,7 @@ def build_tiny_models(work: Path, seed: int = 0, classifier_size: int = 64) -> t
     _randomise(pipe.transformer, seed)
     pipe.save_pretrained(work / "pipeline")
     clf = BreedClassifier("mobilenet_v3_small", image_size=classifier_size)
-    with torch.no_grad():  # spread the logits so top-1 is not a near tie
-        clf.model.classifier[-1].weight.mul_(20.0)
+    _calibrate(clf, seed)
     clf.eval().save_pretrained(work / "classifier")
     return work / "pipeline", work / "classifier"
 
@@ -104,7 +127,12 @@ def export_fallback(pipeline_dir: Path, classifier_dir: Path, output: Path) -> P
         str(output / "generator.onnx"),
         input_names=["sample", "timestep", "class_labels"],
         output_names=["out_sample"],
-        dynamic_axes={"sample": {0: "batch"}, "timestep": {0: "batch"}, "class_labels": {0: "batch"}, "out_sample": {0: "batch"}},
+        dynamic_axes={
+            "sample": {0: "batch"},
+            "timestep": {0: "batch"},
+            "class_labels": {0: "batch"},
+            "out_sample": {0: "batch"},
+        },
         opset_version=17,
         dynamo=False,
     )
@@ -171,7 +199,9 @@ def make_models(work: Path, prefer_exporter: bool = True) -> tuple[Path, str]:
 
 
 # ---- Python references ----------------------------------------------------------------------
-def reference_generate(models_dir: Path, breed: int, steps: int, guidance: float, solver: str, seed: int, precision=None):
+def reference_generate(
+    models_dir: Path, breed: int, steps: int, guidance: float, solver: str, seed: int, precision=None
+):
     """[H, W, 3] float32 in [0, 1] from the Python onnxruntime sampler."""
     try:
         from cats_dit.onnx_pipeline import OnnxCatsDiTPipeline
@@ -199,7 +229,11 @@ def _reference_generate_fallback(models_dir, breed, steps, guidance, solver, see
     x = torch.from_numpy(seeded_noise([seed], g["in_channels"], g["sample_size"], g["sample_size"]))
     labels = np.array([breed, config["null_class_id"]], dtype=np.int64)
     for t in sched.timesteps:
-        feeds = {"sample": np.concatenate([x.numpy()] * 2), "timestep": np.full(2, float(t), np.float32), "class_labels": labels}
+        feeds = {
+            "sample": np.concatenate([x.numpy()] * 2),
+            "timestep": np.full(2, float(t), np.float32),
+            "class_labels": labels,
+        }
         out = torch.from_numpy(sess.run(None, feeds)[0])
         v = combine_guidance(out[:1], out[1:], guidance)
         x = sched.step(v, t, x, return_dict=False)[0]
@@ -280,7 +314,9 @@ def wait_ready(page, section: str = "generator", timeout_ms: int = 60_000) -> No
         raise AssertionError(f"the page shows errors: {errors}")
 
 
-def generate_in_page(page, breed: int, steps: int, guidance: float, solver: str, seed: int, timeout_ms: int = 120_000) -> dict:
+def generate_in_page(
+    page, breed: int, steps: int, guidance: float, solver: str, seed: int, timeout_ms: int = 120_000
+) -> dict:
     """Fill the form, press Generate, wait for the image; returns window.catsDit.lastImage."""
     page.select_option("#breed", str(breed))
     page.fill("#steps", str(steps))

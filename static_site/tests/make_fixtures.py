@@ -71,7 +71,9 @@ def guidance_cases() -> list[dict]:
     for g in (0.0, 1.5, 3.0, 7.3):
         vc = torch.from_numpy(rng.standard_normal(48).astype(np.float32))
         vu = torch.from_numpy(rng.standard_normal(48).astype(np.float32))
-        cases.append({"guidance": g, "cond": floats(vc), "uncond": floats(vu), "out": floats(combine_guidance(vc, vu, g))})
+        cases.append(
+            {"guidance": g, "cond": floats(vc), "uncond": floats(vu), "out": floats(combine_guidance(vc, vu, g))}
+        )
     return cases
 
 

@@ -1,0 +1,267 @@
+"""The static page in a real Chromium (Playwright) served by static_site/serve.py on localhost.
+
+Models: tiny ONNX models made by the project's exporter (or, until it exists, by
+static_site.testing's torch.onnx fallback). References: the Python onnxruntime sampler and
+classifier. Headless Chromium has no WebGPU adapter, so the page must fall back to WASM
+and say so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from static_site import testing as st  # noqa: E402
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not Path(st.CHROMIUM).exists(), reason=f"{st.CHROMIUM} is missing (apt-get install -y chromium)"
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> Path:
+    st.ensure_vendor()
+    folder, how = st.make_models(tmp_path_factory.mktemp("static_models"))
+    print(f"models made with {how}")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with st.chromium() as b:
+        yield b
+
+
+@pytest.fixture(scope="module")
+def isolated_url(models):
+    with st.serve(models, isolation=True) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def plain_url(models):
+    with st.serve(models, isolation=False) as url:
+        yield url
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1000, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    yield page
+    context.close()
+
+
+def image_from_page(result) -> tuple[np.ndarray, np.ndarray]:
+    """(floats [H,W,3], uint8 [H,W,3]) of window.catsDit.lastImage."""
+    s = result["size"]
+    floats = np.asarray(result["floats"], dtype=np.float32).reshape(3, s, s).transpose(1, 2, 0)
+    rgba = np.asarray(result["rgba"], dtype=np.uint8).reshape(s, s, 4)
+    return floats, rgba[..., :3]
+
+
+def assert_matches_python(models, result, breed, steps, guidance, solver, seed):
+    ref = st.reference_generate(models, breed, steps, guidance, solver, seed)
+    _, pixels = image_from_page(result)
+    ref_u8 = np.round(ref * 255).astype(np.int16)
+    diff = np.abs(pixels.astype(np.int16) - ref_u8)
+    close = (diff <= 2).mean()
+    print(f"{solver} g={guidance}: {close:.2%} of pixels within 2/255, max diff {diff.max()}/255")
+    assert close >= 0.99, f"only {close:.2%} of pixels within 2/255 of Python (max diff {diff.max()})"
+    # Not a degenerate image: the model actually ran and coloured the pixels.
+    assert pixels.std() > 5
+
+
+@pytest.mark.parametrize("isolated", [True, False], ids=["isolated", "not-isolated"])
+def test_page_falls_back_to_wasm_reports_threads_and_generates(page, isolated, isolated_url, plain_url, models):
+    page.goto(isolated_url if isolated else plain_url)
+    st.wait_ready(page, "generator")
+    badge = page.locator("#badge")
+    assert badge.get_attribute("data-backend") == "wasm"
+    assert badge.get_attribute("data-fallback"), "the WebGPU fallback reason is not reported"
+    note = page.locator("#runtime-note").inner_text()
+    assert "WebGPU not used" in note and "WASM" in badge.inner_text()
+    threads = int(badge.get_attribute("data-threads"))
+    cores = page.evaluate("navigator.hardwareConcurrency")
+    if isolated:
+        assert page.evaluate("crossOriginIsolated") is True
+        assert threads == min(4, cores) and (threads >= 2 or cores == 1)
+    else:
+        assert page.evaluate("crossOriginIsolated") is False
+        assert threads == 1 and "one WASM thread" in note
+    assert f"{threads} thread" in badge.inner_text()
+    result = st.generate_in_page(page, breed=1, steps=6, guidance=3.0, solver="euler", seed=42)
+    assert_matches_python(models, result, 1, 6, 3.0, "euler", 42)
+    assert len(result["stepMs"]) == 6 and result["totalMs"] > 0
+    assert "ms per step" in page.locator("#gen-timing").inner_text()
+
+
+def test_heun_without_guidance_and_png_download(page, isolated_url, models):
+    page.goto(isolated_url)
+    st.wait_ready(page, "generator")
+    result = st.generate_in_page(page, breed=10, steps=4, guidance=1.0, solver="heun", seed=4294967295)
+    assert len(result["stepMs"]) == 7  # Heun: 2N - 1 model calls
+    assert_matches_python(models, result, 10, 4, 1.0, "heun", 4294967295)
+    # The PNG download holds exactly the pixels shown.
+    with page.expect_download() as info:
+        page.click("#download")
+    path = info.value.path()
+    png = np.asarray(Image.open(path).convert("RGB"))
+    assert np.array_equal(png, image_from_page(result)[1])
+    assert "seed4294967295" in info.value.suggested_filename
+
+
+def test_url_hash_reproduces_the_image(page, isolated_url, models):
+    page.goto(isolated_url + "#breed=Persian&steps=5&guidance=2.5&sampler=euler&seed=77")
+    page.wait_for_function("() => window.catsDit && window.catsDit.lastImage", timeout=60_000)
+    result = page.evaluate("() => window.catsDit.lastImage")
+    assert result["settings"]["breed"] == 7 and result["settings"]["seed"] == 77
+    assert_matches_python(models, result, 7, 5, 2.5, "euler", 77)
+    # Generating again with other settings writes them into the hash.
+    st.generate_in_page(page, breed=3, steps=2, guidance=1.5, solver="heun", seed=5)
+    assert page.evaluate("location.hash") == "#breed=Bombay&steps=2&guidance=1.5&sampler=heun&seed=5&precision=fp32"
+
+
+def test_cancel_stops_generation(page, isolated_url):
+    page.goto(isolated_url)
+    st.wait_ready(page, "generator")
+    page.fill("#steps", "500")
+    page.select_option("#sampler", "heun")
+    page.click("#generate")
+    page.wait_for_function("() => /^Step/.test(document.querySelector('#gen-status').textContent)")
+    page.click("#cancel")
+    page.wait_for_function("() => document.querySelector('#gen-status').dataset.state === 'cancelled'", timeout=30_000)
+    assert page.evaluate("window.catsDit.lastImage") is None
+    assert page.is_enabled("#generate")
+
+
+def cartoon_image(path: Path) -> tuple[Path, int]:
+    """A cartoon cat of a known breed (Bengal) as JPEG; a plain drawing if the data module is absent."""
+    try:
+        from cats_dit.data.cartoon import draw_class
+
+        img = draw_class(1, np.random.default_rng(3), (150, 118))
+    except ImportError:
+        img = Image.fromarray(np.random.default_rng(3).integers(0, 256, (118, 150, 3), dtype=np.uint8))
+    img.convert("RGB").save(path, "JPEG", quality=92)
+    return path, 1
+
+
+def test_classify_image_and_generated_image_match_python(page, isolated_url, models, tmp_path):
+    page.goto(isolated_url)
+    st.wait_ready(page, "classifier")
+    path, _ = cartoon_image(tmp_path / "Bengal_1.jpg")
+    page.set_input_files("#file", str(path))
+    page.wait_for_function("() => document.querySelector('#classify-status').dataset.state === 'done'")
+    got = np.asarray(page.evaluate("window.catsDit.lastClassification.probs"))
+    ref = st.reference_classify(models, path)
+    assert ref.max() - ref.min() > 0.05, "the test classifier is near uniform: the comparison would mean little"
+    print(f"classify jpeg: max |p_js - p_py| = {np.abs(got - ref).max():.2e}")
+    assert got.argmax() == ref.argmax()
+    np.testing.assert_allclose(got, ref, atol=1e-3)
+    items = page.locator("#classify-results li")
+    assert items.count() == 5
+    assert int(items.first.get_attribute("data-index")) == int(ref.argmax())
+    # "Classify this" on a generated image equals Python on the same pixels.
+    result = st.generate_in_page(page, breed=0, steps=3, guidance=3.0, solver="euler", seed=1)
+    page.click("#classify-this")
+    page.wait_for_function(
+        "() => document.querySelector('#classify-status').dataset.state === 'done' && "
+        "document.querySelector('#classify-preview').classList.contains('pixelated')"
+    )
+    got = np.asarray(page.evaluate("window.catsDit.lastClassification.probs"))
+    ref = st.reference_classify(models, Image.fromarray(image_from_page(result)[1]))
+    assert got.argmax() == ref.argmax()
+    np.testing.assert_allclose(got, ref, atol=1e-3)
+
+
+def test_second_load_uses_the_cache(browser, isolated_url):
+    context = browser.new_context()
+    model_responses = []
+    context.on("response", lambda r: model_responses.append(r.url) if r.url.endswith(".onnx") else None)
+    page = context.new_page()
+    try:
+        page.goto(isolated_url)
+        st.wait_ready(page, "generator")
+        st.wait_ready(page, "classifier")
+        first = len(model_responses)
+        assert first == 2, f"first visit should download both models, saw {model_responses}"
+        model_responses.clear()
+        page.reload()
+        st.wait_ready(page, "generator")
+        st.wait_ready(page, "classifier")
+        assert model_responses == [], f"second visit downloaded {model_responses}"
+        assert "from cache" in page.locator('.progress-row[data-section="generator"] .progress-text').inner_text()
+    finally:
+        context.close()
+
+
+def broken_variant(models: Path, kind: str) -> str:
+    """Write models-<kind>.json next to models.json with one broken entry; returns its name."""
+    config = json.loads((models / "models.json").read_text())
+    entry = config["generator"]["files"][config["generator"]["default_precision"]]
+    if kind == "sha":
+        entry["sha256"] = "0" * 64
+    elif kind == "missing":
+        entry["name"] = "does-not-exist.onnx"
+    elif kind == "truncated":
+        data = (models / entry["name"]).read_bytes()
+        (models / "truncated.onnx").write_bytes(data[: len(data) // 2])
+        entry["name"] = "truncated.onnx"
+    name = f"models-{kind}.json"
+    (models / name).write_text(json.dumps(config))
+    return name
+
+
+@pytest.mark.parametrize(
+    "kind, expected",
+    [
+        ("sha", "failed its sha256 check"),
+        ("missing", "is missing on the server (HTTP 404"),
+        ("truncated", "is truncated"),
+        ("nojson", "models.json is missing"),
+    ],
+)
+def test_broken_models_show_a_clear_error(page, isolated_url, models, kind, expected):
+    name = "nope.json" if kind == "nojson" else broken_variant(models, kind)
+    page.goto(f"{isolated_url}?models=models/{name}")
+    page.wait_for_selector("#errors .error")
+    text = page.locator("#errors").inner_text()
+    assert expected in text, text
+    assert page.locator("#gen-status").get_attribute("data-state") == "error"
+    assert page.is_disabled("#generate")
+    if kind != "nojson":  # the classifier entry is fine and still loads
+        page.wait_for_function("() => window.catsDit.state.ready.classifier")
+
+
+@pytest.mark.skipif(
+    os.environ.get("CATS_DIT_SCREENSHOTS") is None, reason="set CATS_DIT_SCREENSHOTS=DIR to save screenshots"
+)
+def test_screenshots(browser, isolated_url):
+    out = Path(os.environ["CATS_DIT_SCREENSHOTS"])
+    out.mkdir(parents=True, exist_ok=True)
+    for name, viewport in [("desktop", {"width": 1100, "height": 900}), ("phone", {"width": 390, "height": 844})]:
+        context = browser.new_context(viewport=viewport)
+        page = context.new_page()
+        page.goto(isolated_url)
+        st.wait_ready(page, "classifier")
+        st.generate_in_page(page, breed=1, steps=8, guidance=3.0, solver="euler", seed=42)
+        page.click("#classify-this")
+        page.wait_for_function("() => document.querySelector('#classify-status').dataset.state === 'done'")
+        page.screenshot(path=str(out / f"static_{name}.png"), full_page=True)
+        context.close()
+    assert (out / "static_phone.png").stat().st_size > 0
