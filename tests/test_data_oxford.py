@@ -91,7 +91,7 @@ def test_val_is_carved_from_trainval_and_seeded(oxford_root):
     trainval = load_records(oxford_root, "trainval")
     assert sorted(r.path for r in train + val) == sorted(r.path for r in trainval)
     assert not {r.path for r in train} & {r.path for r in val}
-    assert {r.source for r in val} == {r.source for r in trainval}  # every class is validated
+    assert {r.label for r in val} == {r.label for r in trainval}  # every label is validated
     assert [r.path for r in load_records(oxford_root, "val", val_fraction=0.2, seed=0)] == [r.path for r in val]
     other_seed = load_records(oxford_root, "val", val_fraction=0.2, seed=1)
     assert {r.path for r in other_seed} != {r.path for r in val}

@@ -634,7 +634,7 @@ def make_cartoon_dataset(
     in the Oxford-IIIT Pet layout and return ``root``.
 
     ``other`` images are dogs spread over several Oxford dog breeds (named like "beagle_3.jpg").
-    ``test_fraction`` of each Oxford class goes to test.txt, the rest to trainval.txt. With
+    ``test_fraction`` of each label goes to test.txt, the rest to trainval.txt. With
     ``odd_files`` a few trainval files of different classes are replaced by the awkward kinds in
     ``ODD_FILES`` (see ``odd_file_names``)."""
     root = Path(root)
@@ -667,23 +667,28 @@ def make_cartoon_dataset(
         img = draw_class(label, rng, _image_size(rng), dog_kind=kind)
         img.save(images / f"{stem}.jpg", "JPEG", quality=int(rng.integers(75, 96)))
 
+    # split per label (not per dog breed) so every label gets its test_fraction even when small
     split_rng = np.random.default_rng([seed, 10_000])
     trainval, test = [], []
-    for oxford_class in sorted(stems_by_class, key=OXFORD_CLASSES.index):
-        stems = stems_by_class[oxford_class]
+    for label in classes:
+        stems = [stem for lab, _, _, stem in jobs if lab == label]
         order = split_rng.permutation(len(stems))
         n_test = round(len(stems) * test_fraction)
         if test_fraction > 0 and len(stems) >= 2:
             n_test = min(max(n_test, 1), len(stems) - 1)
         test_set = {stems[i] for i in order[:n_test]}
-        for stem in sorted(stems):
+        for stem in stems:
             (test if stem in test_set else trainval).append(stem)
 
     def row(stem: str) -> str:
         class_id, species, breed_id = oxford_ids(stem.rpartition("_")[0])
         return f"{stem} {class_id} {species} {breed_id}\n"
 
-    everything = sorted(trainval + test, key=lambda s: (OXFORD_CLASSES.index(s.rpartition("_")[0]), s))
+    def order(stems):  # Oxford order: by CLASS-ID, then name
+        return sorted(stems, key=lambda s: (OXFORD_CLASSES.index(s.rpartition("_")[0]), s))
+
+    trainval, test = order(trainval), order(test)
+    everything = order(trainval + test)
     (ann / "list.txt").write_text(LIST_HEADER + "".join(row(s) for s in everything))
     (ann / "trainval.txt").write_text("".join(row(s) for s in trainval))
     (ann / "test.txt").write_text("".join(row(s) for s in test))

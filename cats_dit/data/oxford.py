@@ -106,6 +106,6 @@ def oxford_records(
                 continue
             records.append(Record(_find_image(images, stem), label, oxford_class))
     if split in ("train", "val"):
-        train, val = carve_split(records, val_fraction, seed, key=lambda r: r.source)
+        train, val = carve_split(records, val_fraction, seed)  # stratified by label
         records = train if split == "train" else val
     return records
