@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import shutil
 import subprocess
 import sys
 import threading
@@ -71,15 +70,15 @@ def _calibrate(clf, seed: int) -> None:
         clf.model.classifier[-1].weight.mul_(2.0 / clf(x).std())
 
 
-def build_tiny_models(work: Path, seed: int = 0, classifier_size: int = 64) -> tuple[Path, Path]:
-    """Save a tiny pipeline (random weights) and a small classifier; returns their folders."""
+def build_tiny_models(work: Path, seed: int = 0, classifier_size: int = 64, preset: str = "tiny") -> tuple[Path, Path]:
+    """Save a pipeline of ``preset`` (random weights) and a small classifier; returns their folders."""
     import torch
 
     from cats_dit import build_pipeline
     from cats_dit.classifier import BreedClassifier
 
     torch.manual_seed(seed)
-    pipe = build_pipeline("tiny")
+    pipe = build_pipeline(preset)
     _randomise(pipe.transformer, seed)
     pipe.save_pretrained(work / "pipeline")
     clf = BreedClassifier("mobilenet_v3_small", image_size=classifier_size)
@@ -182,19 +181,19 @@ def exporter_available() -> bool:
     return (REPO / "export" / "__main__.py").is_file()
 
 
-def make_models(work: Path, prefer_exporter: bool = True) -> tuple[Path, str]:
-    """Tiny models exported into ``work/models``; returns (folder, how) with how in
+def make_models(work: Path, prefer_exporter: bool = True, preset: str = "tiny") -> tuple[Path, str]:
+    """Small models exported into ``work/models``; returns (folder, how) with how in
     {"python -m export", "torch.onnx fallback"}."""
     work = Path(work)
-    pipeline_dir, classifier_dir = build_tiny_models(work)
+    pipeline_dir, classifier_dir = build_tiny_models(work, preset=preset)
     output = work / "models"
     if prefer_exporter and exporter_available():
         cmd = [sys.executable, "-m", "export", "--pipeline", str(pipeline_dir), "--classifier", str(classifier_dir)]
         proc = subprocess.run([*cmd, "--output", str(output)], cwd=REPO, capture_output=True, text=True)
-        if proc.returncode == 0 and (output / "models.json").is_file():
-            return output, "python -m export"
-        print(f"python -m export failed ({proc.returncode}); using the torch.onnx fallback:\n{proc.stderr[-2000:]}")
-        shutil.rmtree(output, ignore_errors=True)
+        if proc.returncode != 0 or not (output / "models.json").is_file():
+            # The exporter is the contract the page must follow: no silent fallback once it exists.
+            raise RuntimeError(f"python -m export failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+        return output, "python -m export"
     return export_fallback(pipeline_dir, classifier_dir, output), "torch.onnx fallback"
 
 

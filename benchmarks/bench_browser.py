@@ -1,0 +1,166 @@
+"""The static page's speed in headless Chromium next to native onnxruntime, as a markdown table.
+
+    python benchmarks/bench_browser.py [--models DIR] [--threads 1 2] [--precisions fp32 fp16 int8]
+                                       [--steps N] [--quick] [--output FILE.md]
+
+For each precision and WASM thread count (the page is served cross-origin isolated, with
+``?threads=N``): generator load time cold (download + sha256 + session) and cached (Cache
+API + session), per-step latency (median of the steps, one model call on the [cond, uncond]
+batch + CFG + scheduler) and full-image time at the models.json defaults; next to it native
+onnxruntime in Python with the same thread count (per-step median and full image). Target:
+WASM per-step within 2x of native at the same thread count.
+
+Models: ``--models DIR``, else static_site/models/ when it holds models.json, else a "demo"
+preset pipeline with random weights exported into a temporary folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from static_site import testing as st  # noqa: E402
+
+
+def browser_run(browser, url: str, threads: int, precision: str, steps: int, guidance: float, solver: str) -> dict:
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(300_000)
+    try:
+        page.goto(f"{url}?threads={threads}&precision={precision}")
+        st.wait_ready(page, "generator", timeout_ms=300_000)
+        runtime = page.evaluate("window.catsDit.runtime")
+        cold = page.evaluate("window.catsDit.state.ready.generator")
+        page.reload()
+        st.wait_ready(page, "generator", timeout_ms=300_000)
+        cached = page.evaluate("window.catsDit.state.ready.generator")
+        st.generate_in_page(page, breed=1, steps=2, guidance=guidance, solver=solver, seed=0)  # warm-up
+        result = st.generate_in_page(page, breed=1, steps=steps, guidance=guidance, solver=solver, seed=1)
+    finally:
+        context.close()
+    return {
+        "backend": runtime["backend"],
+        "threads": runtime["threads"],
+        "cold_ms": cold["loadMs"],
+        "cached_ms": cached["loadMs"],
+        "step_ms": statistics.median(result["stepMs"]),
+        "full_s": result["totalMs"] / 1000,
+    }
+
+
+def native_run(
+    models: Path, config: dict, threads: int, precision: str, steps: int, guidance: float, solver: str
+) -> dict:
+    import onnxruntime as ort
+
+    g = config["generator"]
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    session = ort.InferenceSession(
+        str(models / g["files"][precision]["name"]), options, providers=["CPUExecutionProvider"]
+    )
+    hw = g["sample_size"]
+    feeds = {
+        "sample": np.random.default_rng(0).standard_normal((2, g["in_channels"], hw, hw)).astype(np.float32),
+        "timestep": np.full(2, 500.0, np.float32),
+        "class_labels": np.array([1, config["null_class_id"]], np.int64),
+    }
+    for _ in range(3):
+        session.run(None, feeds)
+    times = []
+    for _ in range(max(10, steps)):
+        t0 = time.perf_counter()
+        session.run(None, feeds)
+        times.append(time.perf_counter() - t0)
+    try:
+        from cats_dit.onnx_pipeline import OnnxCatsDiTPipeline
+
+        pipe = OnnxCatsDiTPipeline.from_folder(models, precision=precision, intra_op_num_threads=threads)
+        t0 = time.perf_counter()
+        pipe(1, num_inference_steps=steps, guidance_scale=guidance, solver=solver, seed=1)
+        full = time.perf_counter() - t0
+    except ImportError:
+        full = statistics.median(times) * steps
+    return {"step_ms": statistics.median(times) * 1000, "full_s": full}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", type=Path, default=None, help="exported models folder (models.json + ONNX)")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="WASM / native thread counts")
+    parser.add_argument("--precisions", nargs="+", default=["fp32", "fp16", "int8"], help="generator precisions")
+    parser.add_argument("--steps", type=int, default=None, help="sampling steps (default: models.json defaults)")
+    parser.add_argument("--quick", action="store_true", help="fp32 only, 8 steps")
+    parser.add_argument("--output", type=Path, default=None, help="also write the table to this markdown file")
+    args = parser.parse_args(argv)
+    if not Path(st.CHROMIUM).exists():
+        raise SystemExit(f"error: {st.CHROMIUM} is missing (apt-get install -y chromium)")
+    st.ensure_vendor()
+
+    tmp = tempfile.TemporaryDirectory()
+    models = args.models
+    if models is None and (st.SITE / "models" / "models.json").is_file():
+        models = st.SITE / "models"
+    if models is None:
+        print("no models given: exporting a demo-preset pipeline with random weights", file=sys.stderr)
+        models, how = st.make_models(Path(tmp.name), preset="demo")
+        print(f"models made with {how}", file=sys.stderr)
+    config = json.loads((models / "models.json").read_text())
+    g = config["generator"]
+    d = g.get("defaults", {})
+    steps = args.steps or (8 if args.quick else d.get("num_inference_steps", 20))
+    guidance, solver = d.get("guidance_scale", 3.0), d.get("solver", "euler")
+    precisions = ["fp32"] if args.quick else [p for p in args.precisions if p in g["files"]]
+    missing = [p for p in args.precisions if p not in g["files"]]
+    if missing and not args.quick:
+        print(f"models.json has no generator file for {', '.join(missing)}: skipped", file=sys.stderr)
+
+    rows = []
+    with st.serve(models, isolation=True) as url, st.chromium() as browser:
+        for precision in precisions:
+            for threads in args.threads:
+                b = browser_run(browser, url, threads, precision, steps, guidance, solver)
+                n = native_run(models, config, threads, precision, steps, guidance, solver)
+                rows.append((precision, threads, b, n))
+                print(
+                    f"{precision} {threads} thread(s): browser {b['step_ms']:.1f} ms/step, native {n['step_ms']:.1f}",
+                    file=sys.stderr,
+                )
+
+    size = g["sample_size"]
+    head = (
+        f"Generator {size}x{size}px, {steps} steps, guidance {guidance}, {solver}; batch [cond, uncond]. "
+        f"Chromium (headless, WASM, cross-origin isolated) vs native onnxruntime on the same machine.\n\n"
+        "| precision | threads | file MB | load cold (ms) | load cached (ms) | WASM per step (ms) | WASM image (s) "
+        "| native per step (ms) | native image (s) | WASM / native |\n"
+        "|---|---|---|---|---|---|---|---|---|---|\n"
+    )
+    lines = []
+    for precision, _threads, b, n in rows:
+        mb = g["files"][precision]["size"] / 1e6
+        ratio = b["step_ms"] / n["step_ms"]
+        lines.append(
+            f"| {precision} | {b['threads']} | {mb:.1f} | {b['cold_ms']:.0f} | {b['cached_ms']:.0f} | {b['step_ms']:.1f} "
+            f"| {b['full_s']:.2f} | {n['step_ms']:.1f} | {n['full_s']:.2f} | {ratio:.2f}x{'' if ratio <= 2 else ' (over 2x)'} |"
+        )
+    table = head + "\n".join(lines) + "\n"
+    print(table)
+    if args.output:
+        args.output.write_text(table)
+    tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()
