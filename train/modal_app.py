@@ -244,9 +244,12 @@ def subprocess_env(project_dir: Path) -> dict[str, str]:
 
 def stream_command(cmd: Sequence[str], cwd: Path, log_file: Path | None = None) -> None:
     """Run ``cmd``, echoing its output line by line (to the Modal logs) and to ``log_file``; raise on failure."""
-    print("$ " + " ".join(cmd), flush=True)
+    header = "$ " + " ".join(cmd)
+    print(header, flush=True)
     log = open(log_file, "a") if log_file else None  # noqa: SIM115 (closed below)
     try:
+        if log:  # one header per attempt, so a restarted run's log shows where each attempt began
+            log.write(header + "\n")
         proc = subprocess.Popen(
             list(cmd), cwd=cwd, env=subprocess_env(cwd), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
