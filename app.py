@@ -36,6 +36,8 @@ EXAMPLES = HERE / "examples"
 THEME = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
 CSS = """
 #gallery img, #preview img { image-rendering: pixelated; }
+#seed-row { align-items: flex-end !important; }
+#randomize { height: auto !important; flex-grow: 0 !important; margin-bottom: 10px; }
 #banner { border-left: 4px solid var(--color-accent); padding-left: 0.75em; }
 """
 BREED_CHOICES = [(name, label) for name, label in zip(DISPLAY_NAMES, LABELS)] + [("Random breed", "random")]
@@ -70,9 +72,9 @@ def build_demo(service: Service) -> gr.Blocks:
                         steps = gr.Slider(*LIMITS["steps"], value=d["steps"], step=1, label="Steps")
                         guidance = gr.Slider(*LIMITS["guidance"], value=d["guidance"], step=0.5, label="Guidance")
                         sampler = gr.Radio([("Euler", "euler"), ("Heun", "heun")], value=d["sampler"], label="Sampler")
-                        with gr.Row(equal_height=True):
+                        with gr.Row(elem_id="seed-row"):
                             seed = gr.Number(d["seed"], label="Seed", precision=0, minimum=0, maximum=MAX_SEED, scale=3)
-                            randomize = gr.Button("Randomize", scale=1, size="sm")
+                            randomize = gr.Button("Randomize", scale=0, min_width=110, elem_id="randomize")
                         check = gr.Checkbox(True, label="Check each image with the classifier")
                         go = gr.Button("Generate", variant="primary")
                     with gr.Column(scale=2):
@@ -161,7 +163,7 @@ def about_text(service: Service) -> str:
         "| | generator | classifier |",
         "|---|---|---|",
         f"| source | {service.sources.get('generator', '-')} | {service.sources.get('classifier', '-')} |",
-        f"| folder | `{extra.get('generator_path', '-')}` | `{extra.get('classifier_path', '-')}` |",
+        f"| local folder | `{extra.get('generator_path', '-')}` | `{extra.get('classifier_path', '-')}` |",
         f"| backend | {_backend(gen)} | {_backend(cls)} |",
         f"| demo weights (cartoon cats) | {_yes(extra.get('generator_is_demo'))} | {_yes(extra.get('classifier_is_demo'))} |",
     ]

@@ -74,7 +74,8 @@ def test_generate_same_seed_gives_identical_pngs(tiny_server):
     assert all(np.array_equal(a, b) for a, b in zip(pixels(gallery), pixels(second[0])))
     assert not np.array_equal(pixels(gallery)[0], pixels(other[0])[0])
     assert np.array_equal(pixels(gallery)[1], pixels(other[0])[0])  # seed 4243 either way
-    assert gallery[0]["caption"].startswith("Persian · seed 4242 — the classifier thinks this is ")
+    assert gallery[0]["caption"].startswith("Persian · seed 4242 · ")
+    assert "- Persian, seed 4242: the classifier thinks this is " in status
     assert "5 heun steps (9 model evaluations)" in status
     assert info["seed"] == 4242 and info["sampler"] == "heun" and len(info["images"]) == 2
     with Image.open(gallery[1]["image"]) as im:

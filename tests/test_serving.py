@@ -217,7 +217,8 @@ def test_generate_streams_previews_then_tagged_pngs(tiny):
     assert [i["seed"] for i in final.info["images"]] == [1234, 1235, 1236]
     for (path, caption), seed in zip(final.gallery, [1234, 1235, 1236]):
         assert path.endswith(f"cats_dit_Siamese_seed{seed}_steps10_cfg2_euler.png")
-        assert caption.startswith(f"Siamese · seed {seed} — the classifier thinks this is ")
+        assert caption.startswith(f"Siamese · seed {seed} · ") and caption.endswith("%")
+        assert f"- Siamese, seed {seed}: the classifier thinks this is " in final.status
         with Image.open(path) as im:
             assert im.format == "PNG" and im.size == (16, 16)
             assert im.text["seed"] == str(seed) and im.text["breed"] == "Siamese" and im.text["sampler"] == "euler"

@@ -123,7 +123,7 @@ class Service:
             "backend": getattr(self.generator, "backend", "?"),
             "model": self.sources.get("generator", ""),
         }
-        gallery, items = [], []
+        gallery, items, checks = [], [], []
         for k, (img, b, s) in enumerate(zip(pixels, req.breeds, req.seeds())):
             text = dict(settings, breed=b, seed=s, num_images=1, index_in_batch=k, batch_seed=req.seed)
             text["parameters"] = (
@@ -133,8 +133,10 @@ class Service:
             caption = f"{display_name(b)} · seed {s}"
             item = {"file": path.name, "breed": b, "seed": s}
             if verdicts[k] is not None:
-                caption += f" — {verdicts[k]['sentence']}"
-                item["classifier"] = verdicts[k]
+                v = verdicts[k]
+                caption += f" · {'✓' if v['label'] == b else '✗'} {v['confidence']:.0%}"
+                item["classifier"] = v
+                checks.append(f"- {display_name(b)}, seed {s}: {v['sentence']}")
             gallery.append((str(path), caption))
             items.append(item)
         info = dict(settings, images=items)
@@ -151,6 +153,7 @@ class Service:
             agree = sum(v["label"] == b for v, b in zip(verdicts, req.breeds))
             status += f" · the classifier agrees with the requested breed on {agree} of {len(verdicts)}"
             info["classifier_agreement"] = agree / len(verdicts)
+            status += "\n\n" + "\n".join(checks)
         return GenerateUpdate(gallery, status, info, True)
 
     def _check(self, pixels: np.ndarray) -> list[dict | None]:

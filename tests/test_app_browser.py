@@ -1,0 +1,84 @@
+"""The app in a real Chromium (Debian's /usr/bin/chromium driven by Playwright)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from test_app import ROOT, app, free_port  # noqa: F401  (test_app puts the repo root on sys.path)
+
+from cats_dit.serving import configure_pil, load_service
+from cats_dit.serving.testing import make_tiny_models
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (apt-get install -y chromium)"),
+]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    configure_pil()
+    pipeline, classifier = make_tiny_models(tmp_path_factory.mktemp("browser_models"))
+    demo = app.build_demo(load_service(str(pipeline), str(classifier), backend="torch"))
+    _, url, _ = app.launch(demo, "127.0.0.1", free_port(), prevent_thread_lock=True, quiet=True)
+    yield url
+    demo.close()
+
+
+def test_generate_and_classify_in_chromium(server, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    shots = Path(os.environ.get("CATS_DIT_SCREENSHOTS", tmp_path))
+    shots.mkdir(parents=True, exist_ok=True)
+    outside = []
+    with sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=CHROMIUM, args=ARGS, viewport={"width": 1280, "height": 900}
+        )
+        try:
+            page = context.new_page()
+            local = (server, "data:", "blob:")
+            page.on("request", lambda r: None if r.url.startswith(local) else outside.append(r.url))
+            page.goto(server)
+
+            # Generate: pick a breed, press Generate, see images with their seeds.
+            page.get_by_label("Breed").click()
+            page.get_by_role("option", name="Maine Coon").click()
+            page.get_by_label("Seed").fill("31337")
+            page.get_by_role("button", name="Generate", exact=True).click()
+            page.locator("#status").get_by_text("Done:").wait_for(timeout=90_000)
+            images = page.locator("#gallery img")
+            assert images.count() == 4
+            assert images.first.evaluate("img => img.complete && img.naturalWidth") == 16
+            assert "Maine Coon · seed 31337" in page.locator("#gallery").inner_text()
+            page.screenshot(path=str(shots / "generate.png"), full_page=True)
+
+            # Classify: upload a picture, see the top breeds with probabilities.
+            page.get_by_role("tab", name="Classify").click()
+            page.locator("input[type=file]").first.set_input_files(str(ROOT / "examples" / "Bengal.png"))
+            page.locator("#labels").get_by_text("%").first.wait_for(timeout=60_000)
+            labels = page.locator("#labels").inner_text()
+            assert labels.count("%") == 5
+            page.screenshot(path=str(shots / "classify.png"), full_page=True)
+
+            page.get_by_role("tab", name="About").click()
+            page.get_by_text("torch (cpu)").first.wait_for(timeout=10_000)
+            page.screenshot(path=str(shots / "about.png"), full_page=True)
+        finally:
+            context.close()
+    assert outside == [], f"the page fetched from outside the server (offline use breaks): {outside}"
