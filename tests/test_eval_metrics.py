@@ -16,11 +16,11 @@ def test_frechet_distance_of_gaussians_matches_closed_form():
     assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
 
 
-def test_frechet_distance_agrees_with_torch_fidelity_even_with_singular_covariances():
+def test_frechet_distance_agrees_with_torch_fidelity_in_both_regimes():
     from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
 
     rng = np.random.default_rng(1)
-    for n, d in ((300, 8), (20, 64)):  # the second: fewer samples than dimensions
+    for n, d in ((300, 8), (20, 64), (40, 40)):  # fewer samples than dimensions: the SVD path
         a = rng.normal(size=(n, d))
         b = rng.normal(0.3, 1.5, size=(n, d))
         ours = frechet_distance(a, b)
@@ -42,6 +42,7 @@ def test_kid_is_torch_fidelitys_unbiased_polynomial_mmd():
     assert mean == pytest.approx(expected, rel=1e-9)
     assert std == 0.0
     same_mean, _ = kernel_inception_distance(a, rng.normal(size=(50, 16)), num_subsets=20, subset_size=30)
+    assert kernel_inception_distance(a, b[:40])[1] == 0.0  # small sets: measured once on every row
     assert abs(same_mean) < mean / 5  # unbiased: near zero for one distribution, clearly positive for two
 
 

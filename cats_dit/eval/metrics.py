@@ -7,7 +7,6 @@ penultimate layer, or Inception's pool features) and return plain Python floats.
 from __future__ import annotations
 
 import numpy as np
-from scipy import linalg
 
 
 def _as_features(x, name: str) -> np.ndarray:
@@ -19,27 +18,37 @@ def _as_features(x, name: str) -> np.ndarray:
     return arr
 
 
-def frechet_distance(features_a, features_b, eps: float = 1e-6) -> float:
+def _trace_sqrt_product(a: np.ndarray, b: np.ndarray) -> float:
+    """``Tr sqrt(S_a S_b)`` exactly, without ``sqrtm`` (slow at D ~ 1000, unstable when singular).
+
+    The eigenvalues of ``S_a S_b`` are those of ``S_a^1/2 S_b S_a^1/2`` (symmetric, >= 0). With fewer
+    samples than dimensions they are the squared singular values of ``A_c B_c^T / sqrt((n_a-1)(n_b-1))``
+    (centred data), a small matrix, so the trace is its nuclear norm.
+    """
+    n_a, n_b, dim = len(a), len(b), a.shape[1]
+    if min(n_a, n_b) < dim:
+        m = (a - a.mean(0)) @ (b - b.mean(0)).T / np.sqrt((n_a - 1) * (n_b - 1))
+        return float(np.linalg.svd(m, compute_uv=False).sum())
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    w, v = np.linalg.eigh(cov_a)
+    root = (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
+    lam = np.linalg.eigvalsh(root @ cov_b @ root)
+    return float(np.sqrt(np.clip(lam, 0.0, None)).sum())
+
+
+def frechet_distance(features_a, features_b) -> float:
     """``|mu_a - mu_b|^2 + Tr(S_a + S_b - 2 sqrt(S_a S_b))`` (the FID formula) in any feature space.
 
-    Small sets give singular covariances; like pytorch-fid we retry ``sqrtm`` with ``eps`` added
-    to both diagonals and drop the tiny imaginary parts that sqrtm leaves from round-off.
+    Works for singular covariances (fewer samples than feature dimensions), where it is exact too.
     """
     a, b = _as_features(features_a, "features_a"), _as_features(features_b, "features_b")
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"feature sizes differ: {a.shape[1]} vs {b.shape[1]}")
     if len(a) < 2 or len(b) < 2:
         raise ValueError(f"Fréchet distance needs at least 2 samples per set, got {len(a)} and {len(b)}")
-    mu_a, mu_b = a.mean(0), b.mean(0)
-    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    covmean, _ = linalg.sqrtm(cov_a @ cov_b, disp=False)
-    if not np.isfinite(covmean).all():
-        offset = np.eye(cov_a.shape[0]) * eps
-        covmean = linalg.sqrtm((cov_a + offset) @ (cov_b + offset))
-    if np.iscomplexobj(covmean):
-        covmean = covmean.real
-    diff = mu_a - mu_b
-    value = diff @ diff + np.trace(cov_a) + np.trace(cov_b) - 2.0 * np.trace(covmean)
+    diff = a.mean(0) - b.mean(0)
+    trace_a, trace_b = a.var(0, ddof=1).sum(), b.var(0, ddof=1).sum()
+    value = diff @ diff + trace_a + trace_b - 2.0 * _trace_sqrt_product(a, b)
     return float(max(value, 0.0))
 
 
@@ -53,8 +62,11 @@ def _mmd2_unbiased(k_xx: np.ndarray, k_xy: np.ndarray, k_yy: np.ndarray) -> floa
 def kernel_inception_distance(
     features_a, features_b, num_subsets: int = 100, subset_size: int = 1000, degree: int = 3, seed: int = 0
 ) -> tuple[float, float]:
-    """KID (Bińkowski et al. 2018): unbiased MMD^2 with the kernel ``(x.y / d + 1)^3``,
-    averaged over random subsets of ``min(subset_size, N_a, N_b)`` rows. Returns (mean, std)."""
+    """KID (Bińkowski et al. 2018): unbiased MMD^2 with the kernel ``(x.y / d + 1)^3``.
+
+    Sets that both fit in ``subset_size`` are measured once on all their rows (exact, std 0);
+    larger ones are averaged over ``num_subsets`` random subsets of ``min(subset_size, N_a, N_b)``
+    rows, as in torch-fidelity. Returns (mean, std)."""
     a, b = _as_features(features_a, "features_a"), _as_features(features_b, "features_b")
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"feature sizes differ: {a.shape[1]} vs {b.shape[1]}")
@@ -62,6 +74,9 @@ def kernel_inception_distance(
     if size < 2:
         raise ValueError(f"KID needs at least 2 samples per set, got {len(a)} and {len(b)}")
     dim = a.shape[1]
+    if max(len(a), len(b)) <= int(subset_size):
+        kernel = lambda x, y: (x @ y.T / dim + 1.0) ** degree  # noqa: E731
+        return _mmd2_unbiased(kernel(a, a), kernel(a, b), kernel(b, b)), 0.0
     rng = np.random.default_rng(seed)
     values = []
     for _ in range(int(num_subsets)):

@@ -11,7 +11,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from ..breeds import display_name  # noqa: E402
+from ..breeds import OTHER, display_name  # noqa: E402
+
+
+def _short(name: str) -> str:
+    return "Other" if name == OTHER else display_name(name)
 
 
 def confusion_matrix_png(
@@ -22,8 +26,8 @@ def confusion_matrix_png(
     shares = matrix / np.maximum(matrix.sum(1, keepdims=True), 1)
     fig, ax = plt.subplots(figsize=(1.0 + 0.6 * len(col_labels), 1.2 + 0.5 * len(row_labels)))
     ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(len(col_labels)), [display_name(c) for c in col_labels], rotation=60, ha="right")
-    ax.set_yticks(range(len(row_labels)), [display_name(r) for r in row_labels])
+    ax.set_xticks(range(len(col_labels)), [_short(c) for c in col_labels], rotation=60, ha="right")
+    ax.set_yticks(range(len(row_labels)), [_short(r) for r in row_labels])
     ax.set_xlabel("classifier says")
     ax.set_ylabel("generated as")
     for i in range(shares.shape[0]):
@@ -43,7 +47,9 @@ def sample_grid_png(
 ) -> Path:
     """One row per breed, up to ``columns`` images; a red frame marks images the classifier got wrong."""
     breeds = list(dict.fromkeys(int(b) for b in labels))
-    fig, axes = plt.subplots(len(breeds), columns, figsize=(1.1 * columns + 1.6, 1.15 * len(breeds)), squeeze=False)
+    fig, axes = plt.subplots(
+        len(breeds), columns, figsize=(1.1 * columns + 1.6, 1.15 * len(breeds) + 0.6), squeeze=False
+    )
     for row, breed in enumerate(breeds):
         idx = np.flatnonzero(labels == breed)[:columns]
         for col in range(columns):
@@ -60,7 +66,7 @@ def sample_grid_png(
                         spine.set_visible(True)
                         spine.set_color("red")
                         spine.set_linewidth(2)
-        axes[row, 0].set_ylabel(display_name(names[breed]), rotation=0, ha="right", va="center", fontsize=9)
+        axes[row, 0].set_ylabel(_short(names[breed]), rotation=0, ha="right", va="center", fontsize=9)
     fig.suptitle("Generated samples per breed (red frame: classifier disagrees)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
