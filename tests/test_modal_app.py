@@ -108,10 +108,13 @@ def test_gpu_command_is_accelerate_launch_with_one_process_per_gpu_and_resume_la
     assert args[args.index("--resume") + 1] == "latest"
     assert args[args.index("--max-steps") + 1] == "200000"
     assert args[args.index("--output-dir") + 1] == str(tmp_path / "run")
+    assert "--preload" in args  # the 128 px training set lives in RAM, so the GPUs never wait on JPEGs
     single = ma.build_train_dit_command("s128", 1, 10, tmp_path, tmp_path)
     assert "--multi_gpu" not in single
     clf = ma.build_train_classifier_command("resnet18", 2, tmp_path, tmp_path)
     assert "train/train_classifier.py" in clf and "--pretrained" in clf and "--multi_gpu" in clf
+    with pytest.raises(ValueError, match="single process"):
+        ma.build_train_dit_command("tiny", 2, 4, tmp_path, tmp_path, cpu=True)
 
 
 def test_run_names_and_datasets_are_checked(tmp_path):

@@ -145,6 +145,8 @@ def build_accelerate_command(
     """``accelerate launch`` with every launcher setting explicit, so no accelerate config file is consulted."""
     if num_processes < 1:
         raise ValueError(f"num_processes must be >= 1, got {num_processes}")
+    if cpu and num_processes > 1:  # accelerate's --cpu launcher ignores --num_processes and starts one
+        raise ValueError("accelerate launch --cpu runs a single process; use num_processes=1 with cpu=True")
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(num_processes)]
     cmd += ["--num_machines", "1", "--mixed_precision", mixed_precision, "--dynamo_backend", "no"]
     if cpu:
@@ -166,8 +168,13 @@ def build_train_dit_command(
     cache_dir: Path | None = None,
     extra_args: Sequence[str] = (),
     cpu: bool = False,
+    preload: bool = True,
 ) -> list[str]:
-    """The generator's training command; ``--resume latest`` always, so a restarted attempt continues."""
+    """The generator's training command; ``--resume latest`` always, so a restarted attempt continues.
+
+    ``preload`` decodes the (small, pre-resized) training set into RAM once, so a fast GPU is not
+    left waiting on JPEG decoding: Oxford-IIIT Pet at 128 px is ~180 MB.
+    """
     args = ["--data-root", str(data_dir), "--output-dir", str(run_dir), "--preset", preset, "--resume", "latest"]
     if steps:
         args += ["--max-steps", str(steps)]
@@ -177,6 +184,8 @@ def build_train_dit_command(
         args += ["--batch-size", str(batch_size)]
     if cache_dir is not None:
         args += ["--cache-dir", str(cache_dir)]
+    if preload:
+        args.append("--preload")
     args += list(extra_args)
     return build_accelerate_command("train/train_dit.py", gpus, args, mixed_precision, cpu)
 
