@@ -17,6 +17,7 @@ import gradio as gr  # noqa: E402
 
 from cats_dit.breeds import DISPLAY_NAMES, LABELS  # noqa: E402
 from cats_dit.serving import Service, load_service  # noqa: E402
+from cats_dit.serving.about import about_markdown, banner_markdown  # noqa: E402
 from cats_dit.serving.cli import build_parser  # noqa: E402
 from cats_dit.serving.sources import ModelLoadError  # noqa: E402
 from cats_dit.serving.validation import LIMITS, MAX_SEED, configure_pil  # noqa: E402
@@ -62,7 +63,7 @@ def build_demo(service: Service) -> gr.Blocks:
     d = service.defaults
     with gr.Blocks(title="Cats DiT", analytics_enabled=False) as demo:
         gr.Markdown("# Cats DiT\nA tiny Diffusion Transformer that draws cat breeds, and a classifier that names them.")
-        gr.Markdown(banner_text(service), elem_id="banner")
+        gr.Markdown(banner_markdown(service), elem_id="banner")
         with gr.Tabs():
             with gr.Tab("Generate", id="generate"):
                 with gr.Row():
@@ -136,74 +137,8 @@ def build_demo(service: Service) -> gr.Blocks:
                     )
 
             with gr.Tab("About", id="about"):
-                gr.Markdown(about_text(service))
+                gr.Markdown(about_markdown(service))
     return demo
-
-
-def banner_text(service: Service) -> str:
-    lines = []
-    for what in ("generator", "classifier"):
-        if what in service.errors:
-            lines.append(f"**The {what} is not available.** {service.errors[what]}")
-    extra = service.about_extra
-    if extra.get("generator_is_demo") == "True" or extra.get("classifier_is_demo") == "True":
-        lines.append(
-            "Running the **demo weights** committed with the code: tiny models trained on synthetic "
-            "*cartoon cats*, not on photos. Point `--model` / `--classifier` at trained weights for real cats."
-        )
-    return "\n\n".join(lines) or "Weights: " + service.sources.get("generator", "")
-
-
-def about_text(service: Service) -> str:
-    from cats_dit.serving.service import read_model_card
-
-    gen, cls = service.generator, service.classifier
-    extra = service.about_extra
-    rows = [
-        "| | generator | classifier |",
-        "|---|---|---|",
-        f"| source | {service.sources.get('generator', '-')} | {service.sources.get('classifier', '-')} |",
-        f"| local folder | `{extra.get('generator_path', '-')}` | `{extra.get('classifier_path', '-')}` |",
-        f"| backend | {_backend(gen)} | {_backend(cls)} |",
-        f"| demo weights (cartoon cats) | {_yes(extra.get('generator_is_demo'))} | {_yes(extra.get('classifier_is_demo'))} |",
-    ]
-    if gen is not None:
-        rows.append(f"| image size | {gen.sample_size} px | {cls.config['image_size'] if cls else '-'} px |")
-    parts = ["## Models", "\n".join(rows)]
-    if extra.get("auto_backend_note"):
-        parts.append(f"Backend `auto`: {extra['auto_backend_note']}.")
-    if service.errors:
-        parts.append("\n".join(f"- **{k} not loaded:** {v}" for k, v in service.errors.items()))
-    metrics = (cls.config.get("metrics") if cls is not None else None) or {}
-    if metrics:
-        parts.append("## Classifier numbers (from its config)")
-        parts.append(
-            "| metric | value |\n|---|---|\n"
-            + "\n".join(f"| {k} | {_fmt(v)} |" for k, v in metrics.items() if not isinstance(v, (dict, list)))
-        )
-    data, body = read_model_card(getattr(gen, "folder", None))
-    if body:
-        parts.append("## Generator model card\n\n" + body.strip())
-    parts.append(
-        "## Reproducing an image\nImage *k* of a batch with seed *S* uses seed *S + k*; the seed, breed, "
-        "steps, guidance and sampler are in each PNG's name and text metadata. The same seed gives the "
-        "same image with either backend and in the browser page."
-    )
-    return "\n\n".join(parts)
-
-
-def _backend(component) -> str:
-    if component is None:
-        return "not loaded"
-    return f"{component.backend} ({getattr(component, 'device', 'cpu')})"
-
-
-def _yes(flag) -> str:
-    return "yes" if flag == "True" else "no"
-
-
-def _fmt(value) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def launch(demo: gr.Blocks, host=None, port=None, concurrency=2, max_queue=64, **kwargs):

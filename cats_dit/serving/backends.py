@@ -44,6 +44,19 @@ def _label_order(labels: list[str]) -> list[int]:
     return [list(labels).index(name) for name in LABELS]
 
 
+def _pipeline_defaults(folder: Path, pipe) -> dict:
+    """Steps / guidance / sampler the pipeline folder recommends (model_index.json), as export does."""
+    import json
+
+    index = json.loads((folder / "model_index.json").read_text()) if (folder / "model_index.json").is_file() else {}
+    out = {"sampler": str(pipe.scheduler.config.get("solver", "euler"))}
+    if "num_inference_steps" in index:
+        out["steps"] = int(index["num_inference_steps"])
+    if "guidance_scale" in index:
+        out["guidance"] = float(index["guidance_scale"])
+    return out
+
+
 class TorchGenerator:
     backend = "torch"
 
@@ -64,6 +77,7 @@ class TorchGenerator:
         self.sample_size = int(pipe.transformer.config.sample_size)
         self.prediction_type = pipe.scheduler.config.get("prediction_type", "velocity")
         self.num_parameters = sum(p.numel() for p in pipe.transformer.parameters())
+        self.defaults = _pipeline_defaults(self.folder, pipe)
 
     def _request_pipeline(self, sampler: str):
         """A pipeline sharing the weights but with its own scheduler: schedulers keep per-run state,

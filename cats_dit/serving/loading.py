@@ -64,16 +64,24 @@ def load_service(
     if backend in ("auto", "onnx"):
         from .onnx_backend import find_onnx_folder
 
-        onnx_folder, why_not_onnx = find_onnx_folder(gen_path, cls_path, onnx_dir, export_if_missing=backend == "onnx")
+        onnx_folder, why_not_onnx = find_onnx_folder(
+            gen_path, cls_path, onnx_dir, export_if_missing=backend == "onnx", log=log
+        )
+        if backend == "auto" and onnx_folder is not None and _has_cuda():
+            onnx_folder, why_not_onnx = None, "a CUDA GPU is available (torch uses it)"
         if onnx_folder is None and backend == "onnx":
-            errors.setdefault("generator", f"The onnx backend is not available: {why_not_onnx}")
-            errors.setdefault("classifier", f"The onnx backend is not available: {why_not_onnx}")
+            for what in ("generator", "classifier"):
+                detail = f" ({errors[what]})" if what in errors else ""
+                errors[what] = f"The onnx backend is not available: {why_not_onnx}{detail}"
     if onnx_folder is not None:
+        errors.clear()  # the exported folder serves both models; the weight folders are not needed
         _load_onnx(service, onnx_folder, gen_path, cls_path, errors)
     elif backend != "onnx":
         if backend == "auto" and why_not_onnx:
             service.about_extra["auto_backend_note"] = f"torch chosen because {why_not_onnx}"
         _load_torch(service, gen_path, cls_path, device, errors)
+    if service.generator is not None:
+        service.defaults.update(service.generator.defaults)
     for what, message in errors.items():
         log(f"[cats_dit] {what} unavailable: {message}", file=sys.stderr)
     return service
@@ -98,10 +106,18 @@ def _load_onnx(service: Service, folder: Path, gen_path, cls_path, errors) -> No
     service.about_extra["onnx_dir"] = str(folder)
     try:
         service.generator = OnnxGenerator(folder)
-        service.defaults.update(service.generator.defaults)
     except ModelLoadError as exc:
         errors["generator"] = str(exc)
     try:
         service.classifier = OnnxClassifier(folder)
     except ModelLoadError as exc:
         errors["classifier"] = str(exc)
+
+
+def _has_cuda() -> bool:
+    try:
+        import torch
+
+        return torch.cuda.is_available()
+    except ImportError:
+        return False

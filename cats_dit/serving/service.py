@@ -12,7 +12,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -185,16 +184,3 @@ def verdict(probs: np.ndarray) -> dict:
     else:
         sentence = f"the classifier thinks this is a {display_name(top)} ({p:.0%})"
     return {"label": LABELS[top], "display": DISPLAY_NAMES[top], "confidence": round(p, 4), "sentence": sentence}
-
-
-def read_model_card(folder: str | Path | None) -> tuple[dict, str]:
-    """(front-matter data, markdown body) of a folder's README.md, or ({}, "") when absent."""
-    if folder is None or not (Path(folder) / "README.md").is_file():
-        return {}, ""
-    try:
-        from huggingface_hub import ModelCard
-
-        card = ModelCard.load(Path(folder) / "README.md")
-        return card.data.to_dict(), card.text
-    except Exception:  # a malformed card must not stop the app
-        return {}, (Path(folder) / "README.md").read_text(errors="replace")
