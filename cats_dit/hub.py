@@ -1,0 +1,429 @@
+"""Publish to the Hugging Face Hub: pipeline + classifier + ONNX + eval, with a model card built from measurements.
+
+``python -m cats_dit.hub push --repo-id USER/NAME --pipeline DIR --classifier DIR --onnx DIR --eval-json FILE``
+
+Repo layout (the pipeline sits at the root so ``DiffusionPipeline.from_pretrained(repo_id,
+trust_remote_code=True)`` works; diffusers loads only the components model_index.json names
+and leaves the other folders alone)::
+
+    README.md                  model card (ModelCard / ModelCardData, numbers from eval.json)
+    model_index.json           pipeline index with custom-code pointers
+    pipeline_cats_dit.py       pipeline code (Hub custom code)
+    transformer/  scheduler/   components with their code files
+    classifier/                BreedClassifier: config.json + model.safetensors
+    onnx/                      models.json + generator/classifier .onnx variants (the browser reads these)
+    eval/                      eval.json + confusion_matrix.png, samples.png, guidance_sweep.png
+
+The token comes from ``HF_TOKEN`` or the cached login (``huggingface_hub.get_token()``); it is
+passed to HfApi calls only, never printed or written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData, get_token
+
+from .breeds import display_name
+
+EVAL_FILES = ("eval.json", "confusion_matrix.png", "samples.png", "guidance_sweep.png")
+REPO_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+class PublishError(RuntimeError):
+    """A problem with the inputs or the login, reported before anything is uploaded."""
+
+
+# -- reading inputs ----------------------------------------------------------------------------
+def _read_json(path: Path, what: str) -> dict:
+    if not path.is_file():
+        raise PublishError(f"{what} {path} does not exist")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise PublishError(f"{what} {path} is not valid JSON: {exc}") from exc
+
+
+def check_inputs(pipeline: Path, classifier: Path, onnx: Path | None, eval_json: Path) -> dict:
+    """Fail early, naming the problem, when a folder is not what it claims to be. Returns eval.json."""
+    if not (pipeline / "model_index.json").is_file():
+        raise PublishError(f"--pipeline {pipeline} is not a pipeline folder (model_index.json is missing)")
+    if not (pipeline / "pipeline_cats_dit.py").is_file():
+        raise PublishError(
+            f"--pipeline {pipeline} has no pipeline_cats_dit.py; save it with CatsDiTPipeline.save_pretrained "
+            "so the custom code travels with the weights"
+        )
+    for name in ("config.json", "model.safetensors"):
+        if not (classifier / name).is_file():
+            raise PublishError(f"--classifier {classifier} is not a BreedClassifier folder ({name} is missing)")
+    if onnx is not None:
+        meta = _read_json(onnx / "models.json", "--onnx models.json")
+        for part in ("generator", "classifier"):
+            for variant in meta.get(part, {}).get("files", {}).values():
+                if not (onnx / variant["name"]).is_file():
+                    raise PublishError(f"--onnx {onnx}: models.json lists {variant['name']} but the file is missing")
+    result = _read_json(eval_json, "--eval-json")
+    if "summary" not in result or "metrics" not in result:
+        raise PublishError(f"--eval-json {eval_json} is not a cats_dit.eval result (no 'summary'/'metrics')")
+    return result
+
+
+def _training_info(pipeline: Path) -> dict:
+    """What the training run left next to the pipeline: run_config.json / summary.json, README text."""
+    info: dict = {}
+    for folder in (pipeline, pipeline.parent):
+        for name in ("run_config.json", "summary.json"):
+            file = folder / name
+            if name not in info and file.is_file():
+                try:
+                    info[name] = json.loads(file.read_text())
+                except json.JSONDecodeError:
+                    pass
+    readme = pipeline / "README.md"
+    if readme.is_file():
+        text = ModelCard(readme.read_text()).text
+        text = re.sub(r"```.*?```", "", text, flags=re.S)  # its load snippet points at a local path
+        text = re.sub(r"^# .*\n", "", text.strip())  # its title
+        info["readme"] = text.strip()
+    return info
+
+
+# -- the model card ----------------------------------------------------------------------------
+def _f(x, digits: int = 3) -> str:
+    if x is None:
+        return "n/a"
+    if isinstance(x, float):
+        return f"{x:.{digits}f}" if abs(x) >= 10**-digits or x == 0 else f"{x:.2e}"
+    return str(x)
+
+
+def _pct(x) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f}%"
+
+
+def build_model_card(repo_id: str, ev: dict, pipeline: Path, classifier: Path, onnx: Path | None) -> ModelCard:
+    s, m, st = ev["summary"], ev["metrics"], ev["settings"]
+    transformer = json.loads((pipeline / "transformer" / "config.json").read_text())
+    scheduler = json.loads((pipeline / "scheduler" / "scheduler_config.json").read_text())
+    clf = json.loads((classifier / "config.json").read_text())
+    training = _training_info(pipeline)
+    real_name = Path(ev["real"]["root"]).name
+    params = ev["generator"].get("parameters")
+    dataset_type = "oxford-iiit-pet" if "oxford" in real_name.lower() or "pet" in real_name.lower() else real_name
+    results = [
+        EvalResult(
+            task_type="unconditional-image-generation",
+            task_name="class-conditional cat generation",
+            dataset_type=dataset_type,
+            dataset_name=real_name,
+            dataset_split="test",
+            metric_type=metric,
+            metric_name=label,
+            metric_value=round(float(s[key]), 5),
+            metric_config=f"{st['per_breed']} images per breed, {st['steps']} steps, guidance {st['guidance']}",
+        )
+        for key, metric, label in (
+            ("breed_fidelity", "accuracy", "breed fidelity (classifier agrees)"),
+            ("fd", "frechet_distance", "Fréchet distance, classifier features"),
+            ("kid", "kid", "KID, classifier features"),
+            ("precision", "precision", "k-NN precision (k=3)"),
+            ("recall", "recall", "k-NN recall (k=3)"),
+        )
+    ]
+    if s.get("fid") is not None:
+        results.append(
+            EvalResult(
+                task_type="unconditional-image-generation",
+                dataset_type=dataset_type,
+                dataset_name=real_name,
+                metric_type="fid",
+                metric_name="FID (Inception-V3)",
+                metric_value=round(float(s["fid"]), 4),
+            )
+        )
+    card_data = ModelCardData(
+        library_name="diffusers",
+        license="mit",
+        pipeline_tag="unconditional-image-generation",
+        tags=["cats_dit", "diffusion-transformer", "flow-matching", "class-conditional", "cats", "onnx"],
+        model_name=repo_id.split("/")[-1],
+        eval_results=results,
+    )
+
+    per_breed = m["breed_fidelity"]["per_breed"]
+    real_acc = m["real_test_accuracy"]["per_breed"]
+    gen_pb, floor_pb = m["generated_vs_train"]["per_breed"], m["real_test_vs_train"]["per_breed"]
+    breed_rows = "\n".join(
+        f"| {display_name(b)} | {_pct(per_breed.get(b))} | {_pct(real_acc.get(b))} | "
+        f"{_f((gen_pb.get(b) or {}).get('fd'), 1)} | {_f((floor_pb.get(b) or {}).get('fd'), 1)} |"
+        for b in ev["breeds"]
+    )
+    sweep_rows = "\n".join(
+        f"| {r['guidance_scale']:g} | {_pct(r['breed_fidelity'])} | {_f(r['frechet_distance'], 2)} | {_f(r['kid'], 4)} |"
+        for r in ev.get("guidance_sweep", [])
+    )
+    inception = ""
+    if s.get("fid") is not None:
+        inception = (
+            f"| FID (Inception-V3, torch-fidelity weights) | {_f(s['fid'], 2)} | {_f(s['fid_floor'], 2)} |\n"
+            f"| KID (Inception-V3) | {_f(s['inception_kid'], 4)} | {_f(s['inception_kid_floor'], 4)} |\n"
+        )
+    files = ev.get("files", {})
+    images = "".join(f"![{k.replace('_', ' ')}](eval/{v})\n" for k, v in files.items() if k != "samples")
+
+    onnx_section = "This upload has no ONNX folder."
+    if onnx is not None:
+        meta = json.loads((onnx / "models.json").read_text())
+        rows = []
+        for part in ("generator", "classifier"):
+            for prec, f in meta.get(part, {}).get("files", {}).items():
+                q = ", ".join(f"{k} {_f(v, 4)}" for k, v in (f.get("quality") or {}).items())
+                default = " (default)" if meta[part].get("default_precision") == prec else ""
+                rows.append(f"| {part} | {prec}{default} | `onnx/{f['name']}` | {f['size'] / 1e6:.2f} MB | {q} |")
+        onnx_section = "| model | precision | file | size | quality vs fp32 |\n|---|---|---|---|---|\n" + "\n".join(
+            rows
+        )
+
+    train_lines = []
+    if params:
+        train_lines.append(f"- generator: TinyDiT, {params / 1e6:.2f} M parameters")
+    train_lines.append(
+        "- transformer config: `"
+        + json.dumps({k: v for k, v in transformer.items() if not k.startswith("_")}, sort_keys=True)
+        + "`"
+    )
+    train_lines.append(
+        "- scheduler: `"
+        + json.dumps({k: v for k, v in scheduler.items() if not k.startswith("_")}, sort_keys=True)
+        + "`"
+    )
+    if "summary.json" in training:
+        train_lines.append("- training run: `" + json.dumps(training["summary.json"], sort_keys=True) + "`")
+    clf_metrics = clf.get("metrics") or {}
+    train_lines.append(
+        f"- classifier: {clf['backbone']} at {clf['image_size']} px (resize {clf['resize_size']}), "
+        f"{len(clf['labels'])} labels"
+        + (f"; its own measured metrics: `{json.dumps(clf_metrics, sort_keys=True)}`" if clf_metrics else "")
+    )
+    train_text = "\n".join(train_lines)
+    if training.get("readme"):
+        train_text += "\n\nFrom the training run's own card:\n\n" + training["readme"]
+
+    data_note = (
+        "The Oxford-IIIT Pet dataset (Parkhi et al. 2012, CC BY-SA 4.0): the 12 cat breeds, and its 25 dog breeds "
+        "pooled as `other`."
+        if dataset_type == "oxford-iiit-pet"
+        else f"`{real_name}`: the project's procedurally drawn cartoon cats (same layout as Oxford-IIIT Pet) or a "
+        "local image folder. These weights are a small demo, not a model of real cat photographs."
+    )
+    body = f"""
+# {repo_id.split("/")[-1]}: a tiny Diffusion Transformer that draws cat breeds
+
+A class-conditional pixel-space Diffusion Transformer (TinyDiT, flow matching) that generates
+{ev["generator"]["sample_size"]}x{ev["generator"]["sample_size"]} images of a chosen breed, a breed classifier
+(`classifier/`), and ONNX exports of both for the browser (`onnx/`). Labels: {", ".join(ev["labels"])}.
+
+![samples per breed](eval/{files.get("samples", "samples.png")})
+
+## How to use
+
+### Python (diffusers)
+
+```python
+from diffusers import DiffusionPipeline
+
+pipe = DiffusionPipeline.from_pretrained("{repo_id}", trust_remote_code=True)
+images = pipe("Siamese", num_images_per_prompt=4, seed=0, num_inference_steps={st["steps"]}, guidance_scale={st["guidance"]:g}).images
+images[0].save("siamese.png")
+```
+
+The same `seed` gives the same picture in Python and in the browser (the noise is generated by a
+documented 32-bit generator, not by torch). The classifier needs the `cats_dit` package:
+
+```python
+from huggingface_hub import snapshot_download
+from cats_dit.classifier import BreedClassifier
+
+clf = BreedClassifier.from_pretrained(snapshot_download("{repo_id}", allow_patterns="classifier/*") + "/classifier")
+probs = clf.predict_proba(images)  # [N, {len(ev["labels"])}], column order = config.json "labels"
+```
+
+### Browser (onnxruntime-web)
+
+`onnx/models.json` describes everything a page needs: labels, image size, the classifier's
+preprocessing, the scheduler and the default steps/guidance, and each file's size and sha256.
+
+```js
+import * as ort from "onnxruntime-web";
+const base = "https://huggingface.co/{repo_id}/resolve/main/onnx/";
+const meta = await (await fetch(base + "models.json")).json();
+const g = meta.generator, file = g.files[g.default_precision].name;
+const generator = await ort.InferenceSession.create(base + file);
+// inputs: sample [B,3,H,W] float32, timestep [B] float32 (= 1000 * sigma), class_labels [B] int64
+```
+
+The project's static page (`static_site/`) implements the sampler, the seeded noise and
+classifier-free guidance around these files.
+
+## Evaluation
+
+Measured with `python -m cats_dit.eval` on {ev["created"][:10]}: {st["per_breed"]} generated images per breed,
+{st["steps"]} {st.get("solver") or ev["generator"].get("scheduler", {}).get("solver", "")} steps, guidance {st["guidance"]:g},
+against {ev["real"]["train_images"]} real training images and {ev["real"]["test_images"]} real held-out images
+of `{real_name}` brought to the generator's resolution. Features are the classifier's penultimate layer
+({ev["classifier"]["feature_dim"]}-d, {clf["backbone"]}). The **floor** compares real held-out images with real
+training images: what a perfect generator would score with the same number of images.
+
+| metric | generated | real floor |
+|---|---|---|
+| breed fidelity (classifier picks the requested breed; chance {_pct(s["chance"])}) | {_pct(s["breed_fidelity"])} | {_pct(s["real_test_accuracy"])} |
+| Fréchet distance, classifier features (lower is better) | {_f(s["fd"], 2)} | {_f(s["fd_floor"], 2)} |
+| KID, classifier features (lower is better) | {_f(s["kid"], 4)} | {_f(s["kid_floor"], 4)} |
+| precision, k=3 (realism) | {_f(s["precision"])} | {_f(s["precision_floor"])} |
+| recall, k=3 (coverage) | {_f(s["recall"])} | {_f(s["recall_floor"])} |
+{inception}
+Per breed:
+
+| breed | fidelity (generated) | classifier accuracy (real) | FD generated | FD floor |
+|---|---|---|---|---|
+{breed_rows}
+
+Guidance sweep ({st.get("sweep_per_breed") or st["per_breed"]} images per breed each):
+
+| guidance | breed fidelity | Fréchet distance | KID |
+|---|---|---|---|
+{sweep_rows}
+
+{images}
+## ONNX files
+
+{onnx_section}
+
+## Training
+
+{train_text}
+
+## Data
+
+{data_note}
+
+## Intended use
+
+Learning and demonstration: a small, fully reproducible example of a class-conditional diffusion
+transformer with flow matching, packaged for diffusers, ONNX and the browser. The classifier is
+the yardstick for the generator's breed fidelity.
+
+## Limitations
+
+- The images are tiny ({ev["generator"]["sample_size"]} px) and far from photographs; the numbers above are measured in
+  the project's own classifier feature space, which is much weaker than Inception features and
+  not comparable to published FID values.
+- The breed classifier is also the judge of breed fidelity: a generator can exploit its blind spots,
+  and breeds the classifier confuses on real images are hard to score.
+- Small evaluation sets bias Fréchet distance upwards; compare numbers only at equal image counts
+  (the floor uses the same counts for that reason).
+- Not for identifying real animals or for any decision about them.
+"""
+    return ModelCard(f"---\n{card_data.to_yaml()}\n---\n{body}")
+
+
+# -- the folder and the upload ----------------------------------------------------------------
+def build_folder(out: Path, repo_id: str, pipeline: Path, classifier: Path, onnx: Path | None, eval_json: Path) -> Path:
+    """Write the exact upload folder (see module docstring) to ``out``."""
+    ev = check_inputs(pipeline, classifier, onnx, eval_json)
+    if out.exists() and any(out.iterdir()):
+        raise PublishError(f"--out {out} exists and is not empty; choose a new folder")
+    out.mkdir(parents=True, exist_ok=True)
+    for item in pipeline.iterdir():
+        if item.name in ("README.md", "classifier", "onnx", "eval") or item.name.startswith("."):
+            continue
+        (shutil.copytree if item.is_dir() else shutil.copy2)(item, out / item.name)
+    shutil.copytree(classifier, out / "classifier", ignore=shutil.ignore_patterns(".*"))
+    if onnx is not None:
+        shutil.copytree(onnx, out / "onnx", ignore=shutil.ignore_patterns(".*"))
+    (out / "eval").mkdir()
+    for name in EVAL_FILES:
+        if (eval_json.parent / name).is_file() and (name != "eval.json" or eval_json.name == "eval.json"):
+            shutil.copy2(eval_json.parent / name, out / "eval" / name)
+    shutil.copy2(eval_json, out / "eval" / "eval.json")
+    build_model_card(repo_id, ev, pipeline, classifier, onnx).save(out / "README.md")
+    return out
+
+
+def push(args: argparse.Namespace) -> str:
+    repo_id = args.repo_id
+    if not REPO_ID_RE.match(repo_id):
+        raise PublishError(f"--repo-id {repo_id!r} must look like 'user/name'")
+    pipeline, classifier, eval_json = Path(args.pipeline), Path(args.classifier), Path(args.eval_json)
+    onnx = Path(args.onnx) if args.onnx else None
+    if args.dry_run:
+        if not args.out:
+            raise PublishError("--dry-run needs --out DIR to write the folder to")
+        folder = build_folder(Path(args.out), repo_id, pipeline, classifier, onnx, eval_json)
+        print(f"dry run: wrote the upload folder for {repo_id} to {folder} (nothing uploaded)")
+        return str(folder)
+    token = get_token()  # HF_TOKEN, else the cached `hf auth login` token
+    if not token:
+        raise PublishError(
+            "No Hugging Face token: set HF_TOKEN or run `hf auth login` (or `huggingface-cli login`). "
+            "Nothing was uploaded."
+        )
+    check_inputs(pipeline, classifier, onnx, eval_json)
+    with tempfile.TemporaryDirectory(prefix="cats_dit_hub_") as tmp:
+        folder = build_folder(Path(tmp) / "upload", repo_id, pipeline, classifier, onnx, eval_json)
+        if args.out:
+            shutil.copytree(folder, Path(args.out), dirs_exist_ok=False)
+        api = HfApi(token=token)
+        try:
+            url = api.create_repo(repo_id, private=args.private, exist_ok=True)
+            info = api.upload_folder(
+                repo_id=repo_id, folder_path=folder, commit_message=args.commit_message or "Upload cats_dit models"
+            )
+        except Exception as exc:  # HTTP errors: say what failed, never echo headers (they hold the token)
+            raise PublishError(
+                f"Upload to {repo_id} failed: {type(exc).__name__}: {str(exc).splitlines()[0]}"
+            ) from None
+    print(f"uploaded to {url} ({getattr(info, 'commit_url', '')})")
+    return str(url)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m cats_dit.hub", description="Publish cats_dit models to the Hub.")
+    sub = p.add_subparsers(dest="command", required=True)
+    q = sub.add_parser(
+        "push",
+        help="upload pipeline + classifier + ONNX + eval with a model card",
+        description="Build the upload folder (pipeline at the root, classifier/, onnx/, eval/, README.md model card "
+        "filled from --eval-json) and upload it with HfApi.create_repo + upload_folder. The token comes from "
+        "HF_TOKEN or the cached login and is never written anywhere.",
+    )
+    q.add_argument("--repo-id", required=True, help="Hub repo, user/name")
+    q.add_argument("--pipeline", required=True, help="CatsDiTPipeline folder (save_pretrained output)")
+    q.add_argument("--classifier", required=True, help="BreedClassifier folder")
+    q.add_argument("--onnx", default=None, help="ONNX models folder with models.json (python -m export output)")
+    q.add_argument("--eval-json", required=True, help="eval.json from python -m cats_dit.eval (PNGs next to it go too)")
+    q.add_argument("--dry-run", action="store_true", help="only write the folder to --out; no token, no network")
+    q.add_argument("--out", default=None, help="folder to write the upload folder to (required with --dry-run)")
+    q.add_argument("--private", action="store_true", help="create the repo as private")
+    q.add_argument("--commit-message", default=None, help="commit message on the Hub")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        push(args)
+    except PublishError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
