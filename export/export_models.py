@@ -309,8 +309,8 @@ def _export_generator(
         section["files"][precision]["quality"] = {
             "psnr_db": round(pooled, 2),
             "psnr_db_min": round(worst, 2),
-            "max_abs_error": errors[precision],
-            "atol": tol["generator"][precision],
+            "max_error": errors[precision],
+            "tolerance": tol["generator"][precision],
             "images": len(reference),
         }
     section["default_precision"] = models_json.pick_default_precision(section["files"], "psnr_db", PSNR_THRESHOLD_DB)
@@ -341,8 +341,8 @@ def _export_classifier(clf, tmp, work, precisions, opset, seed, max_bytes, tol, 
             precision,
             {
                 "top1_agreement": round(agreement, 4),
-                "max_abs_error": errors[precision],
-                "atol": tol["classifier"][precision],
+                "max_error": errors[precision],
+                "tolerance": tol["classifier"][precision],
                 "images": described,
             },
         )
@@ -356,7 +356,7 @@ def _export_classifier(clf, tmp, work, precisions, opset, seed, max_bytes, tol, 
 def summary_table(document: dict) -> str:
     """Markdown table of every exported file: size, validation error, quality, default."""
     rows = [
-        "| model | precision | file | size (MB) | max abs err (atol) | quality | default |",
+        "| model | precision | file | size (MB) | error vs torch (tolerance) | quality | default |",
         "|---|---|---|---:|---|---|:-:|",
     ]
     for section in ("generator", "classifier"):
@@ -372,7 +372,7 @@ def summary_table(document: dict) -> str:
                 else f"top-1 agreement {100 * q['top1_agreement']:.1f}%"
             )
             rows.append(
-                f"| {section} | {precision} | {e['name']} | {size / 1e6:.2f} | {q['max_abs_error']:.2e} ({q['atol']:g}) "
+                f"| {section} | {precision} | {e['name']} | {size / 1e6:.2f} | {q['max_error']:.1e} ({q['tolerance']:g}) "
                 f"| {quality} | {'yes' if part['default_precision'] == precision else ''} |"
             )
     return "\n".join(rows)
