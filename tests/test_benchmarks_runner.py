@@ -1,0 +1,88 @@
+"""python -m benchmarks: runs every script, passes --quick where supported, reports failures, describes the machine."""
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from benchmarks.__main__ import discover, main
+
+REPO = Path(__file__).resolve().parents[1]
+
+QUICK = """
+import argparse
+p = argparse.ArgumentParser()
+p.add_argument("--quick", action="store_true")
+args = p.parse_args()
+print("Speed of nothing, measured.")
+print()
+print("| mode | items/s |")
+print("|---|---|")
+print(f"| {'quick' if args.quick else 'full'} | 123.4 |")
+"""
+PLAIN = """
+import argparse, sys
+argparse.ArgumentParser().parse_args()  # would fail on an unexpected --quick
+print("| table | only |")
+print("|---|---|")
+print("| plain | 7 |")
+"""
+BROKEN = """
+import sys
+print("starting", flush=True)
+print("Traceback (most recent call last):\\nValueError: the model folder weights/nope is missing", file=sys.stderr)
+sys.exit(3)
+"""
+SLOW = """
+import time
+print("| never | finished |")
+time.sleep(60)
+"""
+
+
+def _write(folder: Path, name: str, code: str) -> None:
+    (folder / name).write_text(textwrap.dedent(code))
+
+
+def test_report_has_machine_tables_and_failures(tmp_path, capsys):
+    scripts = tmp_path / "benchmarks"
+    scripts.mkdir()
+    _write(scripts, "bench_model.py", QUICK)
+    _write(scripts, "bench_app.py", PLAIN)
+    _write(scripts, "bench_inference.py", BROKEN)
+    _write(scripts, "zz_slow.py", SLOW)
+    _write(scripts, "_helper.py", "raise SystemExit('helpers are not benchmarks')")
+    assert [p.name for p in discover(scripts)] == ["bench_model.py", "bench_inference.py", "bench_app.py", "zz_slow.py"]
+
+    out = tmp_path / "RESULTS.md"
+    code = main(["--dir", str(scripts), "--output", str(out), "--timeout", "5"])
+    assert code == 1  # a failure is not hidden in the exit code either
+    report = out.read_text()
+    for needle in ("## Machine", "| CPU |", "| cores |", "| RAM |", "| torch |", "| onnxruntime |", "| date |"):
+        assert needle in report, needle
+    assert "| quick | 123.4 |" in report and "Speed of nothing, measured." in report
+    assert "| plain | 7 |" in report
+    assert "| bench_inference | failed (exit code 3) |" in report
+    assert "ValueError: the model folder weights/nope is missing" in report
+    assert "| zz_slow | timed out after 5 s |" in report
+    assert "_helper" not in report
+    assert report.index("## bench_model") < report.index("## bench_inference") < report.index("## bench_app")
+
+    assert main(["--dir", str(scripts), "--output", str(out), "--only", "bench_model", "--full"]) == 0
+    assert "| full | 123.4 |" in out.read_text() and "bench_app" not in out.read_text()
+    assert main(["--dir", str(scripts), "--only", "bench_nope"]) == 2
+    assert "no such benchmark script" in capsys.readouterr().err
+
+
+def test_module_entry_point_lists_the_real_scripts():
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--list"], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    listed = proc.stdout.split()
+    for script in sorted((REPO / "benchmarks").glob("bench_*.py")):
+        assert script.name in listed
+    help_text = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--help"], cwd=REPO, capture_output=True, text=True, timeout=120
+    ).stdout
+    assert "RESULTS.md" in help_text and "--full" in help_text
