@@ -77,7 +77,9 @@ def build_demo(service: Service) -> gr.Blocks:
                             seed = gr.Number(d["seed"], label="Seed", precision=0, minimum=0, maximum=MAX_SEED, scale=3)
                             randomize = gr.Button("Randomize", scale=0, min_width=110, elem_id="randomize")
                         check = gr.Checkbox(True, label="Check each image with the classifier")
-                        go = gr.Button("Generate", variant="primary")
+                        with gr.Row():
+                            go = gr.Button("Generate", variant="primary", scale=3)
+                            stop = gr.Button("Stop", variant="stop", scale=1, min_width=80)
                     with gr.Column(scale=2):
                         gallery = gr.Gallery(
                             label="Images (PNG: seed and settings in the file name and metadata)",
@@ -92,7 +94,7 @@ def build_demo(service: Service) -> gr.Blocks:
                         with gr.Accordion("Settings to reproduce these images (JSON)", open=False):
                             info = gr.JSON(label="settings")
                 randomize.click(lambda: random.randint(0, MAX_SEED), outputs=seed, api_visibility="private")
-                go.click(
+                job = go.click(
                     generate,
                     [breed, num_images, steps, guidance, sampler, seed, check],
                     [gallery, status, info],
@@ -100,6 +102,8 @@ def build_demo(service: Service) -> gr.Blocks:
                     show_progress_on=[gallery],
                     preprocess=False,  # raw values: cats_dit.serving.validation names each bad setting
                 )
+                # Cancelling closes the handler's generator, which stops the sampler at its next step.
+                stop.click(None, cancels=[job], api_visibility="private")
 
             with gr.Tab("Classify", id="classify"):
                 with gr.Row():

@@ -235,3 +235,14 @@ def test_demo_classifier_names_the_example_breeds():
             assert top == want, (path.name, top)
     finally:
         demo.close()
+
+
+def test_cli_help_lists_the_options():
+    import subprocess
+
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "app.py"), "--help"], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
+    assert out.returncode == 0, out.stderr
+    for option in ("--model", "--classifier", "--backend", "--onnx-dir", "CATS_DIT_MODEL", "CATS_DIT_CLASSIFIER"):
+        assert option in out.stdout
