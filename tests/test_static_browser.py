@@ -74,13 +74,15 @@ def image_from_page(result) -> tuple[np.ndarray, np.ndarray]:
     return floats, rgba[..., :3]
 
 
-def assert_matches_python(models, result, breed, steps, guidance, solver, seed):
-    ref = st.reference_generate(models, breed, steps, guidance, solver, seed)
+def assert_matches_python(models, result, breed, steps, guidance, solver, seed, precision=None):
+    ref = st.reference_generate(models, breed, steps, guidance, solver, seed, precision=precision)
     _, pixels = image_from_page(result)
     ref_u8 = np.round(ref * 255).astype(np.int16)
     diff = np.abs(pixels.astype(np.int16) - ref_u8)
     close = (diff <= 2).mean()
-    print(f"{solver} g={guidance}: {close:.2%} of pixels within 2/255, max diff {diff.max()}/255")
+    print(
+        f"{precision or 'default'} {solver} g={guidance}: {close:.2%} of pixels within 2/255, max diff {diff.max()}/255"
+    )
     assert close >= 0.99, f"only {close:.2%} of pixels within 2/255 of Python (max diff {diff.max()})"
     # Not a degenerate image: the model actually ran and coloured the pixels.
     assert pixels.std() > 5
@@ -88,7 +90,8 @@ def assert_matches_python(models, result, breed, steps, guidance, solver, seed):
 
 @pytest.mark.parametrize("isolated", [True, False], ids=["isolated", "not-isolated"])
 def test_page_falls_back_to_wasm_reports_threads_and_generates(page, isolated, isolated_url, plain_url, models):
-    page.goto(isolated_url if isolated else plain_url)
+    # ?coi=0: no isolation service worker, i.e. a plain static host as seen by a browser without it.
+    page.goto(isolated_url if isolated else plain_url + "?coi=0")
     st.wait_ready(page, "generator")
     badge = page.locator("#badge")
     assert badge.get_attribute("data-backend") == "wasm"
@@ -107,7 +110,21 @@ def test_page_falls_back_to_wasm_reports_threads_and_generates(page, isolated, i
     result = st.generate_in_page(page, breed=1, steps=6, guidance=3.0, solver="euler", seed=42)
     assert_matches_python(models, result, 1, 6, 3.0, "euler", 42)
     assert len(result["stepMs"]) == 6 and result["totalMs"] > 0
+    previews = page.evaluate("window.catsDit.events.filter(e => e.type === 'preview').map(e => e.i)")
+    assert previews == [0, 1, 2, 3, 4], previews  # a preview after every step but the last (6 steps)
     assert "ms per step" in page.locator("#gen-timing").inner_text()
+
+
+def test_service_worker_isolates_a_host_without_headers(page, plain_url, models):
+    """GitHub Pages sends no COOP/COEP: coi-sw.js adds them after one reload, so threads work."""
+    page.goto(plain_url)
+    st.wait_ready(page, "generator")
+    assert page.evaluate("crossOriginIsolated") is True
+    assert page.evaluate("navigator.serviceWorker.controller !== null")
+    cores = page.evaluate("navigator.hardwareConcurrency")
+    assert int(page.get_attribute("#badge", "data-threads")) == min(4, cores)
+    result = st.generate_in_page(page, breed=2, steps=3, guidance=3.0, solver="euler", seed=3)
+    assert_matches_python(models, result, 2, 3, 3.0, "euler", 3)
 
 
 def test_heun_without_guidance_and_png_download(page, isolated_url, models):
@@ -133,7 +150,9 @@ def test_url_hash_reproduces_the_image(page, isolated_url, models):
     assert_matches_python(models, result, 7, 5, 2.5, "euler", 77)
     # Generating again with other settings writes them into the hash.
     st.generate_in_page(page, breed=3, steps=2, guidance=1.5, solver="heun", seed=5)
-    assert page.evaluate("location.hash") == "#breed=Bombay&steps=2&guidance=1.5&sampler=heun&seed=5&precision=fp32"
+    default = json.loads((models / "models.json").read_text())["generator"]["default_precision"]
+    expected = f"#breed=Bombay&steps=2&guidance=1.5&sampler=heun&seed=5&precision={default}"
+    assert page.evaluate("location.hash") == expected
 
 
 def test_cancel_stops_generation(page, isolated_url):
@@ -147,6 +166,22 @@ def test_cancel_stops_generation(page, isolated_url):
     page.wait_for_function("() => document.querySelector('#gen-status').dataset.state === 'cancelled'", timeout=30_000)
     assert page.evaluate("window.catsDit.lastImage") is None
     assert page.is_enabled("#generate")
+
+
+def test_every_precision_loads_and_matches_python(page, isolated_url, models):
+    """The precision menu switches the generator file; each matches Python at that precision."""
+    config = json.loads((models / "models.json").read_text())
+    page.goto(isolated_url)
+    st.wait_ready(page, "generator")
+    default = config["generator"]["default_precision"]
+    assert page.evaluate("window.catsDit.state.ready.generator.precision") == default
+    for precision in config["generator"]["files"]:
+        if precision != page.evaluate("window.catsDit.state.ready.generator.precision"):
+            page.select_option("#gen-precision", precision)
+            page.wait_for_function(f"() => window.catsDit.state.ready.generator?.precision === '{precision}'")
+        result = st.generate_in_page(page, breed=4, steps=4, guidance=3.0, solver="euler", seed=11)
+        assert result["settings"]["precision"] == precision
+        assert_matches_python(models, result, 4, 4, 3.0, "euler", 11, precision=precision)
 
 
 def cartoon_image(path: Path) -> tuple[Path, int]:

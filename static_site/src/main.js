@@ -4,6 +4,11 @@ import { toRGBA } from './sampler.js';
 import { topK } from './preprocess.js';
 
 const $ = (id) => document.getElementById(id);
+// coi.js may be about to reload the page through its isolation service worker: start nothing.
+if ((await (window.catsDitCoi || Promise.resolve('no'))) === 'reloading') {
+  $('badge').textContent = 'enabling threads…';
+  await new Promise(() => {});
+}
 const params = new URLSearchParams(location.search);
 const modelsUrl = new URL(params.get('models') || './models/models.json', location.href).href;
 const MAX_SEED = 4294967295;
@@ -111,7 +116,10 @@ const handlers = {
     }
   },
   step(msg) {
-    if (msg.preview) drawImage(msg.preview, 0);
+    if (msg.preview) {
+      drawImage(msg.preview, 0);
+      window.catsDit.events.push({ type: 'preview', i: msg.i });
+    }
     setStatus('gen-status', 'running', `Step ${msg.i + 1} of ${msg.n}`);
     $('gen-timing').textContent = `${msg.ms.toFixed(1)} ms this step`;
   },
