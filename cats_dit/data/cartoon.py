@@ -256,7 +256,7 @@ def cat_look(breed: str, rng: np.random.Generator) -> Look:
             coat,
             (190, 200, 90),
             "wrinkles",
-            _shade(coat, 0.8),
+            _shade(coat, 0.72),
             ear=1.75,
             body_w=0.82,
             head_w=0.9,
@@ -348,19 +348,22 @@ def _coat_pattern(pen: Pen, look: Look, rng, region) -> None:
     """Pattern on one elliptical coat region (cx, cy, rx, ry), clipped to it."""
     cx, cy, rx, ry = region
     area = rx * ry
-    if look.pattern == "rosettes":
-        for _ in range(int(area * 22)):
-            x, y = cx + rng.uniform(-rx, rx), cy + rng.uniform(-ry, ry)
-            r = rng.uniform(0.16, 0.24)
-            if _inside(x, y, cx, cy, rx, ry, r):
-                pen.ellipse(x, y, r, r * rng.uniform(0.7, 1.0), look.pattern_color, rot=rng.uniform(0, 3), n=16)
-                pen.ellipse(x, y, r * 0.55, r * 0.45, _mix(look.coat, look.pattern_color, 0.45), n=12)
-    elif look.pattern == "spots":
-        for _ in range(int(area * 8)):
-            x, y = cx + rng.uniform(-rx, rx), cy + rng.uniform(-ry, ry)
-            r = rng.uniform(0.08, 0.12)
-            if _inside(x, y, cx, cy, rx, ry, r):
-                pen.ellipse(x, y, r, r, look.pattern_color, n=10)
+    if look.pattern in ("rosettes", "spots"):
+        # a jittered grid spreads the marks evenly: dense big rosettes vs sparse small spots
+        rosette = look.pattern == "rosettes"
+        step = 0.42 if rosette else 0.5
+        for gx in np.arange(cx - rx, cx + rx + 1e-6, step):
+            for gy in np.arange(cy - ry, cy + ry + 1e-6, step):
+                x, y = gx + rng.uniform(-0.15, 0.15) * step * 2, gy + rng.uniform(-0.15, 0.15) * step * 2
+                r = rng.uniform(0.13, 0.19) if rosette else rng.uniform(0.06, 0.1)
+                if not rosette and rng.uniform() < 0.35:
+                    continue
+                if _inside(x, y, cx, cy, rx, ry, r):
+                    if rosette:
+                        pen.ellipse(x, y, r, r * rng.uniform(0.7, 1.0), look.pattern_color, rot=rng.uniform(0, 3), n=14)
+                        pen.ellipse(x, y, r * 0.55, r * 0.45, _mix(look.coat, look.pattern_color, 0.45), n=10)
+                    else:
+                        pen.ellipse(x, y, r, r, look.pattern_color, n=10)
     elif look.pattern == "stripes":
         n = max(3, int(rx * 4.5))
         for i in range(n):
@@ -382,7 +385,7 @@ def _coat_pattern(pen: Pen, look: Look, rng, region) -> None:
         for _ in range(int(area * 1.5) + 1):
             x, y = cx + rng.uniform(-rx * 0.5, rx * 0.5), cy + rng.uniform(-ry * 0.6, ry * 0.6)
             pts = [(x + dx, y + 0.05 * math.sin(dx * 9)) for dx in np.linspace(-0.3, 0.3, 6)]
-            pen.line(pts, look.pattern_color, 0.045)
+            pen.line(pts, look.pattern_color, 0.06)
 
 
 def _ear(pen: Pen, side: int, look: Look, color: Color) -> None:
