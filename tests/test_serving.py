@@ -269,3 +269,17 @@ def test_closing_the_stream_stops_sampling(tiny):
 
 def test_labels_cover_all_breeds():
     assert len(LABELS) == 13 and DISPLAY_NAMES[-1] == "Other (not one of the 12 breeds)"
+
+
+def test_published_repo_layout_finds_its_classifier(tmp_path):
+    """A repo from `python -m cats_dit.hub push`: pipeline at the root, classifier/ beside it."""
+    import shutil
+
+    pipeline, classifier = make_tiny_models(tmp_path)
+    shutil.copytree(classifier, pipeline / "classifier")
+    service = load_service(str(pipeline), None, backend="torch", log=lambda *a, **k: None)
+    assert service.errors == {}
+    assert service.about_extra["classifier_path"] == str(pipeline / "classifier")
+    assert "classifier/ of the generator's command line" in service.sources["classifier"]
+    explicit = load_service(str(pipeline), str(pipeline), backend="torch", log=lambda *a, **k: None)
+    assert explicit.about_extra["classifier_path"] == str(pipeline / "classifier")

@@ -19,6 +19,7 @@ from .sources import (
     ENV_CLASSIFIER,
     ENV_MODEL,
     ModelLoadError,
+    ModelSource,
     choose_source,
     resolve_folder,
 )
@@ -45,6 +46,9 @@ def load_service(
         gen_path = resolve_folder(gen_src, "generator (pipeline)", "model_index.json")
     except ModelLoadError as exc:
         errors["generator"] = str(exc)
+    if cls_src.is_default and gen_path is not None and (gen_path / "classifier" / "config.json").is_file():
+        # a published repo carries its own classifier: prefer it to the demo one
+        cls_src = ModelSource(str(gen_path / "classifier"), f"classifier/ of the generator's {gen_src.origin}")
     try:
         cls_path = resolve_folder(cls_src, "classifier", "config.json")
     except ModelLoadError as exc:

@@ -51,10 +51,15 @@ def choose_source(cli_value: str | None, env_name: str, default: Path) -> ModelS
     return ModelSource(str(default), "default: committed demo weights", is_default=True)
 
 
-def resolve_folder(source: ModelSource, what: str, marker: str) -> Path:
-    """Local folder for ``source`` (downloading a Hub repo), checked to contain ``marker``."""
+def resolve_folder(source: ModelSource, what: str, marker: str, subfolder: str = "classifier") -> Path:
+    """Local folder for ``source`` (downloading a Hub repo), checked to contain ``marker``.
+
+    A repo written by ``python -m cats_dit.hub push`` keeps the classifier in ``classifier/``,
+    so ``--classifier USER/NAME`` finds it there."""
     path = Path(source.spec).expanduser()
     if path.is_dir():
+        if not (path / marker).is_file() and (path / subfolder / marker).is_file():
+            return path / subfolder  # a published repo: pipeline at the root, classifier/ beside it
         if not (path / marker).is_file():
             raise ModelLoadError(f"The {what} folder {path} is broken: {marker} is missing")
         return path
@@ -68,6 +73,8 @@ def resolve_folder(source: ModelSource, what: str, marker: str) -> Path:
                 f"The {what} {source.spec!r} is not a local folder and could not be downloaded from the "
                 f"Hugging Face Hub ({type(exc).__name__}: {exc}). Offline? Give a local folder instead."
             ) from exc
+        if not (path / marker).is_file() and (path / subfolder / marker).is_file():
+            return path / subfolder
         if not (path / marker).is_file():
             raise ModelLoadError(f"Hub repo {source.spec!r} has no {marker}; is it a {what}?")
         return path
