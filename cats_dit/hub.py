@@ -71,7 +71,30 @@ def check_inputs(pipeline: Path, classifier: Path, onnx: Path | None, eval_json:
     result = _read_json(eval_json, "--eval-json")
     if "summary" not in result or "metrics" not in result:
         raise PublishError(f"--eval-json {eval_json} is not a cats_dit.eval result (no 'summary'/'metrics')")
+    _check_measured_these_models(result, pipeline, classifier, onnx, eval_json)
     return result
+
+
+def _check_measured_these_models(ev: dict, pipeline: Path, classifier: Path, onnx: Path | None, eval_json: Path):
+    """The card must describe the uploaded weights: compare eval.json's sha256s with the files."""
+    from .eval.generate import sha256_file, weights_file
+
+    gen = ev.get("generator", {})
+    checks = [("classifier", classifier / "model.safetensors", ev.get("classifier", {}).get("weights_sha256"))]
+    if gen.get("kind") == "onnx" and onnx is not None:
+        checks.append(("ONNX generator", onnx / gen.get("weights_file", ""), gen.get("weights_sha256")))
+    elif gen.get("kind") == "torch":
+        checks.append(("generator", weights_file(pipeline, "torch"), gen.get("weights_sha256")))
+    for what, file, measured in checks:
+        if not measured:
+            raise PublishError(
+                f"--eval-json {eval_json} does not record the {what}'s sha256; re-run python -m cats_dit.eval"
+            )
+        if not file.is_file() or sha256_file(file) != measured:
+            raise PublishError(
+                f"--eval-json {eval_json} was measured on a different {what} than {file} (sha256 differs); "
+                "re-run python -m cats_dit.eval on the weights you publish"
+            )
 
 
 def _training_info(pipeline: Path) -> dict:
@@ -175,6 +198,11 @@ def build_model_card(repo_id: str, ev: dict, pipeline: Path, classifier: Path, o
             f"| KID (Inception-V3) | {_f(s['inception_kid'], 4)} | {_f(s['inception_kid_floor'], 4)} |\n"
         )
     files = ev.get("files", {})
+    sweep_arg = ",".join(f"{g:g}" for g in st.get("guidance_sweep") or []) or "none"
+    reproduce = (
+        f"--per-breed {st['per_breed']} --steps {st['steps']} --guidance {st['guidance']:g} --seed {st['seed']} "
+        f"--max-real-per-breed {st['max_real_per_breed']} --guidance-sweep {sweep_arg}"
+    )
     images = "".join(f"![{k.replace('_', ' ')}](eval/{v})\n" for k, v in files.items() if k != "samples")
 
     onnx_section = "This upload has no ONNX folder."
@@ -279,6 +307,8 @@ against {ev["real"]["train_images"]} real training images and {ev["real"]["test_
 of `{real_name}` brought to the generator's resolution. Features are the classifier's penultimate layer
 ({ev["classifier"]["feature_dim"]}-d, {clf["backbone"]}). The **floor** compares real held-out images with real
 training images: what a perfect generator would score with the same number of images.
+To reproduce: `python -m cats_dit.eval --generator <this repo> --classifier <this repo>/classifier --real <{real_name}>
+{reproduce}`.
 
 | metric | generated | real floor |
 |---|---|---|

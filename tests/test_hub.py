@@ -240,6 +240,12 @@ def test_bad_inputs_are_named(inputs, tmp_path, capsys):
     bad[bad.index("--repo-id") + 1] = "no-slash"
     assert main(bad) == 1
     assert "must look like 'user/name'" in capsys.readouterr().err
+    other = tmp_path / "other_classifier"
+    BreedClassifier("resnet18", image_size=32).save_pretrained(other)
+    bad = _args(root, "--dry-run", "--out", str(tmp_path / "d"))
+    bad[bad.index("--classifier") + 1] = str(other)
+    assert main(bad) == 1
+    assert "measured on a different classifier" in capsys.readouterr().err
     not_eval = tmp_path / "x.json"
     not_eval.write_text("{}")
     bad = _args(root, "--dry-run", "--out", str(tmp_path / "c"))

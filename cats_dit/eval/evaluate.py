@@ -13,10 +13,10 @@ import numpy as np
 import torch
 
 from ..breeds import to_id
-from ..classifier import BreedClassifier
+from ..classifier import WEIGHTS_NAME, BreedClassifier
 from . import metrics as M
 from .features import ClassifierFeatures
-from .generate import generate_per_breed, load_generator
+from .generate import generate_per_breed, load_generator, sha256_file
 from .plots import confusion_matrix_png, guidance_sweep_png, sample_grid_png
 from .real import load_images, load_split, subsample_per_class
 
@@ -247,6 +247,7 @@ def run_eval(settings: EvalSettings) -> dict:
         "generator": generator.describe(),
         "classifier": {
             "source": str(s.classifier),
+            "weights_sha256": sha256_file(Path(s.classifier) / WEIGHTS_NAME),
             "feature_dim": extractor.feature_dim,
             **{k: v for k, v in classifier.config.items()},
         },

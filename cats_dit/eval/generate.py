@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,9 @@ class Generator:
 
     def describe(self) -> dict:
         info = {"source": self.source, "kind": self.kind, "sample_size": self.sample_size}
+        weights = weights_file(self.source, self.kind, self.precision)
+        info["weights_file"] = weights.name
+        info["weights_sha256"] = sha256_file(weights)
         if self.kind == "torch":
             cfg = dict(self.pipe.transformer.config)
             info["transformer"] = {k: v for k, v in cfg.items() if not k.startswith("_")}
@@ -52,6 +56,27 @@ class Generator:
             breed_id, num_images_per_prompt=n, num_inference_steps=steps, guidance_scale=guidance, seed=seed, **kwargs
         )
         return torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32)).permute(0, 3, 1, 2)
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file: eval.json records it so a model card can prove which weights it describes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def weights_file(folder: str | Path, kind: str, precision: str | None = None) -> Path:
+    """The generator weights a folder holds: the transformer safetensors, or the chosen ONNX file."""
+    folder = Path(folder)
+    if kind == "torch":
+        found = sorted((folder / "transformer").glob("*.safetensors"))
+        if not found:
+            raise FileNotFoundError(f"{folder / 'transformer'} holds no .safetensors weights")
+        return found[0]
+    gen = json.loads((folder / "models.json").read_text())["generator"]
+    return folder / gen["files"][precision or gen.get("default_precision", "fp32")]["name"]
 
 
 def load_generator(path: str | Path, precision: str | None = None) -> Generator:
