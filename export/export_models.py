@@ -174,6 +174,18 @@ def _torch_export(model, config, path: Path, opset: int) -> None:
         optimum_export(model, config, path, opset=opset)
 
 
+def export_generator_files(
+    transformer, out: Path, precisions=PRECISIONS, opset: int = OPSET, max_file_bytes: int = MAX_FILE_BYTES
+) -> dict[str, list[Path]]:
+    """Unvalidated generator files (for benchmarks): precision -> files written in ``out``."""
+    work = Path(out) / ".work"
+    work.mkdir(parents=True, exist_ok=True)
+    _torch_export(transformer.eval(), TinyDiTOnnxConfig(transformer.config), work / "generator.onnx", opset)
+    files = _write_variants(work / "generator.onnx", "generator", Path(out), precisions, max_file_bytes)
+    shutil.rmtree(work)
+    return files
+
+
 def _write_variants(fp32_path: Path, stem: str, out: Path, precisions, max_file_bytes: int) -> dict[str, list[Path]]:
     """fp32 / fp16 / int8 files of one model in ``out``; returns precision -> files written."""
     work = fp32_path.parent
