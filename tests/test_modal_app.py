@@ -245,3 +245,103 @@ def test_push_refuses_without_a_token_before_doing_anything(tmp_path, monkeypatc
     with pytest.raises(ma.MissingTokenError, match="HF_TOKEN is not set"):
         ma.run_push_to_hub(tmp_path, "r1", "someone/cats-dit", dry_run=False, project_dir=REPO)
     assert list(tmp_path.iterdir()) == []
+
+
+# ----------------------------------------------------------------------------------------------
+# Re-attaching after a restart. Modal's servers are out of reach offline, so stand-ins play the
+# FunctionCall/Function/Volume roles; what is tested is this module's decision, never Modal.
+class _Call:
+    def __init__(self, call_id: str, outcome):
+        self.object_id, self.outcome = call_id, outcome
+
+    def get(self, timeout=None):
+        if self.outcome == "running":
+            if timeout == 0:
+                raise TimeoutError()
+            return {"step": 10}
+        if isinstance(self.outcome, BaseException):
+            raise self.outcome
+        return self.outcome
+
+
+class _Fn:
+    def __init__(self, calls: dict, outcome):
+        self.calls, self.outcome, self.spawned = calls, outcome, []
+
+    def with_options(self, gpu):
+        self.gpu = gpu
+        return self
+
+    def spawn(self, **kwargs):
+        call = _Call(f"fc-{len(self.calls)}", self.outcome)
+        self.calls[call.object_id] = call
+        self.spawned.append((self.gpu, kwargs))
+        return call
+
+
+@pytest.fixture
+def fake_modal(monkeypatch):
+    import modal
+
+    calls: dict = {}
+    state = {"me": "fc-waiter-1"}
+
+    class _Volume:
+        def reload(self):
+            pass
+
+        def commit(self):
+            pass
+
+    monkeypatch.setattr(ma, "runs_volume", _Volume())
+    monkeypatch.setattr(modal, "current_function_call_id", lambda: state["me"])
+    monkeypatch.setattr(modal.FunctionCall, "from_id", staticmethod(lambda call_id: calls[call_id]))
+    return calls, state
+
+
+def test_waiter_starts_one_gpu_call_and_reattaches_to_it_after_a_restart(fake_modal, tmp_path):
+    import modal
+
+    calls, state = fake_modal
+    marker = tmp_path / "modal-calls" / "train_dit.json"
+    kwargs = {"run_name": "r1", "steps": 10}
+    fn = _Fn(calls, "running")
+    assert ma.wait_for_gpu_call(fn, "H100:4", marker, kwargs) == {"step": 10}
+    assert fn.spawned == [("H100:4", kwargs)]
+    assert json.loads(marker.read_text())["call_id"] == "fc-0"
+
+    # The waiter is restarted while the GPU call still runs: it waits on that call, no second trainer.
+    calls["fc-0"].outcome = "running"
+    again = _Fn(calls, "running")
+    assert ma.wait_for_gpu_call(again, "H100:4", marker, kwargs) == {"step": 10}
+    assert again.spawned == []
+
+    # The GPU call timed out (Modal's error): a new attempt starts, and resumes from the checkpoint.
+    calls["fc-0"].outcome = modal.exception.FunctionTimeoutError("24 h")
+    third = _Fn(calls, {"step": 10})
+    assert ma.wait_for_gpu_call(third, "H100:4", marker, kwargs) == {"step": 10}
+    assert len(third.spawned) == 1
+
+    # Different settings are a different job: never attached to the old call.
+    other = _Fn(calls, {"step": 20})
+    assert ma.wait_for_gpu_call(other, "H100:4", marker, {**kwargs, "steps": 20}) == {"step": 20}
+    assert len(other.spawned) == 1
+
+
+def test_a_failed_training_is_not_restarted_by_retries_but_is_by_a_new_invocation(fake_modal, tmp_path):
+    calls, state = fake_modal
+    marker = tmp_path / "train_dit.json"
+    kwargs = {"run_name": "r1"}
+    broken = _Fn(calls, subprocess.CalledProcessError(1, ["train_dit.py"]))
+    with pytest.raises(subprocess.CalledProcessError):
+        ma.wait_for_gpu_call(broken, "A10G", marker, kwargs)
+    assert "CalledProcessError" in json.loads(marker.read_text())["failed"]
+    # Modal retries this same waiter call: it fails at once instead of paying for the GPU again.
+    with pytest.raises(RuntimeError, match="failed in an earlier attempt"):
+        ma.wait_for_gpu_call(broken, "A10G", marker, kwargs)
+    assert len(broken.spawned) == 1
+    # The user fixed the problem and runs the command again (a new call): training starts anew.
+    state["me"] = "fc-waiter-2"
+    fixed = _Fn(calls, {"step": 5})
+    assert ma.wait_for_gpu_call(fixed, "A10G", marker, kwargs) == {"step": 5}
+    assert len(fixed.spawned) == 1

@@ -517,27 +517,49 @@ def train_classifier_gpu(run_name: str, backbone: str, dataset: str, epochs: int
 def wait_for_gpu_call(fn: modal.Function, gpu: str, marker: Path, kwargs: dict):
     """Run ``fn`` on ``gpu`` and wait for it, re-attaching to the call recorded in ``marker`` while it runs.
 
-    The waiting Function may itself be restarted (timeout, preemption); without the marker a
-    restart would start a second trainer writing to the same run folder.
+    The waiting Function may itself be restarted (timeout, preemption, retry); without the
+    marker a restart would start a second trainer writing to the same run folder. A training
+    failure (an error of the script, not of Modal) is recorded so that retries of this same
+    call do not start it again; a new invocation does.
     """
+    runs_volume.reload()
+    me = modal.current_function_call_id()
     job = {"gpu": gpu, "kwargs": kwargs}
+    record = {**job, "waiter": me}
     if marker.is_file():
         saved = json.loads(marker.read_text())
         if {k: saved.get(k) for k in job} == job:
-            call = modal.FunctionCall.from_id(saved["call_id"])
-            try:
-                return call.get(timeout=0)  # it already finished
-            except TimeoutError:  # the builtin one: still running, so wait for it
-                print(f"Re-attaching to the running call {saved['call_id']}", flush=True)
-                return call.get()
-            except Exception as exc:  # failed, cancelled, timed out or expired: a new attempt resumes
-                print(f"Previous call {saved['call_id']} ended with {type(exc).__name__}; starting a new attempt")
+            if saved.get("failed") and saved.get("waiter") == me:
+                raise RuntimeError(f"The {gpu} run failed in an earlier attempt of this call: {saved['failed']}")
+            if not saved.get("failed"):
+                call = modal.FunctionCall.from_id(saved["call_id"])
+                try:
+                    return call.get(timeout=0)  # it already finished
+                except TimeoutError:  # the builtin one: still running, so wait for it
+                    print(f"Re-attaching to the running call {saved['call_id']}", flush=True)
+                    return _await(call, marker, {**record, "call_id": saved["call_id"]})
+                except Exception as exc:  # cancelled, timed out, expired or failed: a new attempt resumes
+                    print(f"Previous call {saved['call_id']} ended with {type(exc).__name__}; starting a new attempt")
     call = fn.with_options(gpu=gpu).spawn(**kwargs)
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    marker.write_text(json.dumps({**job, "call_id": call.object_id}) + "\n")
-    runs_volume.commit()
+    record["call_id"] = call.object_id
+    _write_marker(marker, record)
     print(f"Started call {call.object_id} on {gpu}; follow it with `modal app logs {APP_NAME}`", flush=True)
-    return call.get()
+    return _await(call, marker, record)
+
+
+def _write_marker(marker: Path, record: dict) -> None:
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(json.dumps(record, indent=2) + "\n")
+    runs_volume.commit()
+
+
+def _await(call: modal.FunctionCall, marker: Path, record: dict):
+    try:
+        return call.get()
+    except Exception as exc:
+        if not isinstance(exc, modal.exception.Error):  # the script failed: retrying this call would fail again
+            _write_marker(marker, {**record, "failed": f"{type(exc).__name__}: {exc}"[:1000]})
+        raise
 
 
 WAIT = dict(image=image, volumes=VOLUMES, cpu=1, timeout=DAY, retries=TRAIN_RETRIES)
