@@ -33,7 +33,9 @@ from export.variants import PRECISIONS  # noqa: E402
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--presets", default="demo,s128", help="comma-separated TinyDiT presets (default: %(default)s)")
     p.add_argument("--threads", type=int, default=2, help="intra-op threads for torch and onnxruntime (default: 2)")
     p.add_argument("--steps", type=int, default=20, help="sampling steps of the full-image run (default: 20)")
@@ -99,8 +101,10 @@ def bench_preset(preset: str, args, workdir: Path) -> list[dict]:
     for precision, paths in files.items():
         session = make_session(paths[0], intra_op_num_threads=args.threads)
         feeds = {"sample": x, "timestep": t, "class_labels": c}
-        step = median_seconds(lambda s=session: s.run(None, feeds), args.repeats)
-        onnx_pipe = OnnxCatsDiTPipeline.from_config(meta, workdir / preset, precision, intra_op_num_threads=args.threads)
+        step = median_seconds(lambda s=session, f=feeds: s.run(None, f), args.repeats)
+        onnx_pipe = OnnxCatsDiTPipeline.from_config(
+            meta, workdir / preset, precision, intra_op_num_threads=args.threads
+        )
         image = median_seconds(lambda p=onnx_pipe: p("Bengal", seed=0), args.image_repeats, warmup=1)
         rows.append(
             dict(preset=preset, backend=f"onnxruntime {precision}", size=sum(p.stat().st_size for p in paths),
