@@ -61,7 +61,8 @@ def build_demo(service: Service) -> gr.Blocks:
             raise gr.Error(str(exc), print_exception=False) from None
 
     d = service.defaults
-    with gr.Blocks(title="Cats DiT", analytics_enabled=False) as demo:
+    # delete_cache: served PNGs and uploads older than an hour are removed every hour.
+    with gr.Blocks(title="Cats DiT", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         gr.Markdown("# Cats DiT\nA tiny Diffusion Transformer that draws cat breeds, and a classifier that names them.")
         gr.Markdown(banner_markdown(service), elem_id="banner")
         with gr.Tabs():
@@ -136,6 +137,7 @@ def build_demo(service: Service) -> gr.Blocks:
                         fn=classify,
                         run_on_click=True,
                         label="Examples (click one)",
+                        elem_id="examples",
                         api_name="classify_example",
                         api_visibility="private",
                     )

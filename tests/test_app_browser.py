@@ -59,7 +59,10 @@ def test_generate_and_classify_in_chromium(server, tmp_path):
             # Generate: pick a breed, press Generate, see images with their seeds.
             page.get_by_label("Breed").click()
             page.get_by_role("option", name="Maine Coon").click()
-            page.get_by_label("Seed").fill("31337")
+            seed = page.get_by_label("Seed")
+            page.get_by_role("button", name="Randomize").click()
+            page.wait_for_function("() => document.querySelector('#seed-row input').value !== '0'", timeout=30_000)
+            seed.fill("31337")
             page.get_by_role("button", name="Generate", exact=True).click()
             page.locator("#status").get_by_text("Done:").wait_for(timeout=90_000)
             images = page.locator("#gallery img")
@@ -75,6 +78,12 @@ def test_generate_and_classify_in_chromium(server, tmp_path):
             labels = page.locator("#labels").inner_text()
             assert labels.count("%") == 5
             page.screenshot(path=str(shots / "classify.png"), full_page=True)
+            # a clickable example replaces the picture and is classified at once
+            before = labels
+            page.locator("#examples img").nth(3).click()
+            page.wait_for_function(
+                "before => document.querySelector('#labels').innerText !== before", arg=before, timeout=60_000
+            )
 
             page.get_by_role("tab", name="About").click()
             page.get_by_text("torch (cpu)").first.wait_for(timeout=10_000)
