@@ -45,6 +45,7 @@ def session(path):
     return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
 
+@pytest.mark.slow  # shares one full export of the tiny models (~20-40 s on 2 busy cores)
 def test_models_json_is_complete_and_every_file_matches(exported):
     _, _, models, doc = exported
     assert doc["format_version"] == 1
@@ -75,6 +76,7 @@ def test_models_json_is_complete_and_every_file_matches(exported):
     assert not [p for p in models.parent.iterdir() if ".tmp-" in p.name], "temporary export folder left behind"
 
 
+@pytest.mark.slow  # shares one full export of the tiny models (~20-40 s on 2 busy cores)
 def test_generator_files_run_batches_1_2_5_and_match_torch(exported):
     pipe_dir, _, models, _ = exported
     transformer = CatsDiTPipeline.from_pretrained(pipe_dir).transformer.eval()
@@ -96,6 +98,7 @@ def test_generator_files_run_batches_1_2_5_and_match_torch(exported):
             assert output_error(out, ref) <= TOLERANCES["generator"][precision], precision
 
 
+@pytest.mark.slow  # shares one full export of the tiny models (~20-40 s on 2 busy cores)
 def test_classifier_files_run_batches_1_2_5_and_match_torch(exported):
     _, clf_dir, models, _ = exported
     clf = BreedClassifier.from_pretrained(clf_dir)
@@ -111,6 +114,7 @@ def test_classifier_files_run_batches_1_2_5_and_match_torch(exported):
             assert output_error(out, ref) <= TOLERANCES["classifier"][precision], precision
 
 
+@pytest.mark.slow  # shares one full export of the tiny models (~20-40 s on 2 busy cores)
 def test_variants_are_smaller_use_standard_ops_and_record_quality(exported):
     _, _, models, doc = exported
     g, c = doc["generator"]["files"], doc["classifier"]["files"]
@@ -201,6 +205,7 @@ def test_unwritable_output_folder(tmp_path, tiny_dirs, capsys):
     assert "error: Output" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # shares one full export of the tiny models (~20-40 s on 2 busy cores)
 def test_failed_export_leaves_no_models_json(tmp_path, tiny_dirs, exported):
     pipe_dir, _ = tiny_dirs
     impossible = {"generator": {"int8": 1e-12}}  # int8 cannot meet it: the export fails after writing files

@@ -63,6 +63,7 @@ def test_numpy_scheduler_matches_torch_scheduler(solver, prediction_type, shift)
 @pytest.mark.parametrize(
     "solver,prediction_type,shift", [("euler", "velocity", 1.0), ("heun", "velocity", 1.0), ("heun", "sample", 2.0)]
 )
+@pytest.mark.slow  # shares one full export of the tiny models (~20-40 s on 2 busy cores)
 def test_onnx_pipeline_gives_the_torch_pipeline_images(exported, torch_pipe, solver, prediction_type, shift):
     onnx_pipe = OnnxCatsDiTPipeline.from_folder(exported[2], precision="fp32")
     onnx_pipe.scheduler_config.update(prediction_type=prediction_type, shift=shift)
@@ -77,6 +78,7 @@ def test_onnx_pipeline_gives_the_torch_pipeline_images(exported, torch_pipe, sol
         assert diff.max() < 4 / 255
 
 
+@pytest.mark.slow  # shares one full export of the tiny models (~20-40 s on 2 busy cores)
 def test_defaults_come_from_models_json_and_all_precisions_run(exported, torch_pipe):
     torch_pipe.scheduler = FlowMatchScheduler()
     ref = torch_pipe("Persian", num_inference_steps=20, guidance_scale=3.0, seed=5, output_type="np").images
@@ -87,6 +89,7 @@ def test_defaults_come_from_models_json_and_all_precisions_run(exported, torch_p
         assert np.abs(got - ref).max() < (2 / 255 if precision == "fp32" else 0.25)
 
 
+@pytest.mark.slow  # shares one full export of the tiny models (~20-40 s on 2 busy cores)
 def test_callback_streams_x0_previews(exported):
     pipe = OnnxCatsDiTPipeline.from_folder(exported[2], precision="fp32")
     calls = []
@@ -103,6 +106,7 @@ def test_callback_streams_x0_previews(exported):
     assert not np.allclose(calls[0][2], images, atol=1e-2)
 
 
+@pytest.mark.slow  # shares one full export of the tiny models (~20-40 s on 2 busy cores)
 def test_bad_arguments(exported, tmp_path):
     pipe = OnnxCatsDiTPipeline.from_folder(exported[2])
     with pytest.raises(ValueError, match="Unknown breed 'Poodle'"):
@@ -130,6 +134,7 @@ def test_numpy_preprocessing_matches_torch():
         np.testing.assert_allclose(image_to_array(img), image_to_tensor(img).numpy(), atol=1e-6)
 
 
+@pytest.mark.slow  # shares one full export of the tiny models (~20-40 s on 2 busy cores)
 def test_onnx_classifier_matches_torch(exported):
     clf = BreedClassifier.from_pretrained(exported[1])
     rng = np.random.default_rng(1)
