@@ -181,7 +181,7 @@ def cat_look(breed: str, rng: np.random.Generator) -> Look:
             coat,
             (70, 130, 230),
             "plain",
-            points=_jitter(rng, (62, 42, 32), 6),
+            points=_jitter(rng, _mix((48, 32, 26), (95, 70, 55), u()), 6),  # seal: darkest
             ear=1.45,
             body_w=0.78,
             head_w=0.86,
@@ -194,7 +194,7 @@ def cat_look(breed: str, rng: np.random.Generator) -> Look:
             coat,
             (80, 140, 230),
             "plain",
-            points=_jitter(rng, (100, 72, 55), 8),
+            points=_jitter(rng, _mix((70, 50, 40), (135, 105, 85), u()), 8),  # overlaps both
             white_paws=True,
             ear=1.0,
             fluff=0.05,
@@ -208,7 +208,7 @@ def cat_look(breed: str, rng: np.random.Generator) -> Look:
             coat,
             (90, 150, 235),
             "plain",
-            points=_jitter(rng, (150, 130, 120), 10),
+            points=_jitter(rng, _mix((105, 85, 75), (170, 155, 145), u()), 10),  # lightest
             white_chest=True,
             ear=0.95,
             fluff=0.1,
