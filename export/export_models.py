@@ -43,6 +43,11 @@ PSNR_THRESHOLD_DB, AGREEMENT_THRESHOLD = 35.0, 0.99
 HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 
 
+def _is_hub_id(source) -> bool:
+    """``owner/name`` that is not a local path (its first part is not a local folder either)."""
+    return bool(HUB_ID.match(str(source))) and not Path(source).parent.exists()
+
+
 class ExportError(RuntimeError):
     """Bad input for the export (names the problem)."""
 
@@ -100,7 +105,7 @@ def load_pipeline(source: str | Path) -> CatsDiTPipeline:
         if not (path / "transformer" / "config.json").is_file():
             raise ExportError(f"{path} is not a CatsDiT pipeline folder: transformer/config.json is missing")
         check_weights_match_config(path / "transformer")
-    elif not HUB_ID.match(str(source)):
+    elif not _is_hub_id(source):
         raise ExportError(f"Pipeline folder {path} does not exist")
     try:
         pipe = CatsDiTPipeline.from_pretrained(str(source))
@@ -116,7 +121,7 @@ def load_classifier(source: str | Path) -> BreedClassifier:
         raise ExportError(
             f"{path} is not a classifier folder: config.json is missing (expected a BreedClassifier folder)"
         )
-    if not path.exists() and not HUB_ID.match(str(source)):
+    if not path.exists() and not _is_hub_id(source):
         raise ExportError(f"Classifier folder {path} does not exist")
     try:
         return BreedClassifier.from_pretrained(source).eval()
