@@ -79,7 +79,7 @@ def test_offline_fails_at_once_with_instructions(tmp_path, capsys):
     assert elapsed < 10  # "at once": no retries or long timeouts on a refused connection
 
 
-def test_extract_from_local_archives(tmp_path, archives, cartoon_root):
+def test_extract_from_local_archives(tmp_path, archives, cartoon_root, capsys):
     blobs, sums = archives
     src = tmp_path / "downloads"
     src.mkdir()
@@ -91,7 +91,9 @@ def test_extract_from_local_archives(tmp_path, archives, cartoon_root):
     )
     assert len(load_records(root, "test")) == len(load_records(cartoon_root, "test"))
     assert all((src / n).exists() for n in blobs)  # the user's files are left alone
-    download_oxford_pets(root, from_dir=src, checksums=sums)  # second run: already extracted
+    capsys.readouterr()
+    download_oxford_pets(root, from_dir=src, checksums=sums)  # second run: nothing to do
+    assert capsys.readouterr().out.count("already extracted") == 2
 
 
 def test_checksum_mismatch_is_refused(tmp_path, archives):

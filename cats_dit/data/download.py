@@ -169,7 +169,8 @@ def download_oxford_pets(
             raise DownloadError(f"{from_dir} lacks {', '.join(missing)}.\n" + _manual_help(root, missing))
     for name, md5 in checksums.items():
         done = root / f".{name}.extracted"
-        if done.exists():
+        target = root / name.split(".")[0]  # images/ or annotations/
+        if done.exists() and target.is_dir():
             print(f"{name}: already extracted in {root}")
             continue
         downloaded = False
