@@ -34,7 +34,7 @@ def runs(tmp_path_factory):
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        make_cartoon_dataset(root / "cartoon", per_class=20, seed=20261129, test_fraction=0.4, progress=False)
+        make_cartoon_dataset(root / "cartoon", per_class=40, seed=20261129, test_fraction=0.4, progress=False)
         pipe = CatsDiTPipeline.from_pretrained(WEIGHTS / "pipeline")
         torch.manual_seed(0)
         with torch.no_grad():

@@ -68,7 +68,7 @@ def sample_grid_png(
                         spine.set_linewidth(2)
         axes[row, 0].set_ylabel(_short(names[breed]), rotation=0, ha="right", va="center", fontsize=9)
     fig.suptitle("Generated samples per breed (red frame: classifier disagrees)", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.25 / fig.get_figheight()))
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
