@@ -26,6 +26,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument("--output", default=str(DEFAULT_OUTPUT), help="output folder (default: %(default)s)")
     p.add_argument("--precisions", default=",".join(PRECISIONS), help="comma-separated subset of fp32,fp16,int8")
+    p.add_argument(
+        "--only-default",
+        action="store_true",
+        help="measure every precision, then keep only each model's default one (what the static page loads)",
+    )
     p.add_argument("--opset", type=int, default=OPSET, help="ONNX opset (default: %(default)s)")
     p.add_argument("--steps", type=int, default=None, help="default sampling steps written to models.json (default 20)")
     p.add_argument("--guidance", type=float, default=None, help="default guidance scale for models.json (default 3.0)")
@@ -53,6 +58,7 @@ def main(argv=None) -> int:
             guidance=args.guidance,
             quality_seed=args.quality_seed,
             max_file_bytes=int(args.max_file_mb * 1e6),
+            only_default=args.only_default,
         )
     except (ExportError, ExportValidationError) as exc:
         print(f"error: {exc}", file=sys.stderr)

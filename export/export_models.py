@@ -235,9 +235,13 @@ def run_export(
     quality_seed: int = 0,
     max_file_bytes: int = MAX_FILE_BYTES,
     tolerances: dict | None = None,
+    only_default: bool = False,
     log=print,
 ) -> dict:
-    """Export, validate, measure quality, write models.json; returns the models.json document."""
+    """Export, validate, measure quality, write models.json; returns the models.json document.
+
+    ``only_default``: after measuring every precision, keep only each model's default
+    precision (what the static page loads) in the output and in models.json."""
     requested = [str(p).strip() for p in precisions]
     unknown = sorted(set(requested) - set(PRECISIONS))
     precisions = [p for p in PRECISIONS if p in requested]
@@ -285,14 +289,28 @@ def run_export(
             )
         bar.close()
         shutil.rmtree(work)
+        log(summary_table(document))
+        if only_default:
+            keep_only_default(document, tmp)
         models_json.write(document, tmp)
         models_json.check_folder(tmp)
         publish(tmp, Path(output))
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    log(summary_table(document))
     return document
+
+
+def keep_only_default(document: dict, folder: Path) -> None:
+    """Drop every non-default precision of each model from ``document`` and delete its files."""
+    for section in ("generator", "classifier"):
+        part = document.get(section)
+        if not part:
+            continue
+        for precision in [p for p in part["files"] if p != part["default_precision"]]:
+            entry = part["files"].pop(precision)
+            for item in [entry, *entry.get("external_data", [])]:
+                (Path(folder) / item["name"]).unlink()
 
 
 def _export_generator(

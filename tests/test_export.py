@@ -228,14 +228,27 @@ def test_failed_export_leaves_no_models_json(tmp_path, tiny_dirs, exported):
     check_folder(old)
 
 
-def test_large_files_are_split_into_external_data(tmp_path, tiny_dirs):
+def test_large_files_split_into_external_data_and_only_default_kept(tmp_path, tiny_dirs):
     from cats_dit.onnx_pipeline import OnnxCatsDiTPipeline
 
     out = tmp_path / "split"
-    doc = run_export(tiny_dirs[0], None, out, precisions=["fp32"], max_file_bytes=300_000, log=lambda *_: None)
-    entry = doc["generator"]["files"]["fp32"]
-    assert "classifier" not in doc and list(doc["generator"]["files"]) == ["fp32"]
-    assert len(entry["external_data"]) >= 2
+    doc = run_export(
+        tiny_dirs[0],
+        None,
+        out,
+        precisions=["fp32", "fp16"],
+        max_file_bytes=300_000,
+        only_default=True,
+        log=lambda *_: None,
+    )
+    assert "classifier" not in doc
+    default = doc["generator"]["default_precision"]
+    assert default == "fp16"  # smaller than fp32 and far above 35 dB
+    assert list(doc["generator"]["files"]) == ["fp16"]
+    entry = doc["generator"]["files"]["fp16"]
+    assert len(entry["external_data"]) >= 1
+    listed = {entry["name"], *(x["name"] for x in entry["external_data"])}
+    assert {p.name for p in out.iterdir()} == listed | {"models.json"}  # fp32 files were dropped
     for item in [entry, *entry["external_data"]]:
         assert (out / item["name"]).stat().st_size <= 300_000
     check_folder(out)
