@@ -8,6 +8,7 @@ requests per minute, median and p95 latency.
     python benchmarks/bench_app.py                 # committed demo weights (weights/)
     python benchmarks/bench_app.py --quick         # fewer requests
     python benchmarks/bench_app.py --model DIR --classifier DIR --backends torch
+    python benchmarks/bench_app.py --random demo   # untrained demo-size models, no weights needed
 """
 
 from __future__ import annotations
@@ -86,13 +87,20 @@ def main() -> None:
     p.add_argument("--requests", type=int, default=4, help="requests per client")
     p.add_argument("--concurrency", type=int, default=2, help="the app's queue concurrency limit")
     p.add_argument("--quick", action="store_true", help="2 requests per client")
-    p.add_argument("--tiny", action="store_true", help="use tiny random models (no trained weights needed)")
+    p.add_argument(
+        "--random",
+        choices=["tiny", "demo", "s128"],
+        default=None,
+        help="untrained models of this preset instead of weights/ (same speed as trained ones)",
+    )
     args = p.parse_args()
     requests = 2 if args.quick else args.requests
     model, classifier = args.model, args.classifier
-    if args.tiny or (model is None and not DEFAULT_PIPELINE.is_dir()):
-        model, classifier = map(str, make_tiny_models(tempfile.mkdtemp(prefix="bench_app_")))
-        print("using tiny random models (weights/ not found or --tiny)", file=sys.stderr)
+    if args.random or (model is None and not DEFAULT_PIPELINE.is_dir()):
+        preset = args.random or "demo"
+        model, tiny_classifier = map(str, make_tiny_models(tempfile.mkdtemp(prefix="bench_app_"), preset=preset))
+        classifier = classifier or tiny_classifier
+        print(f"using untrained '{preset}' models (weights/ not found or --random)", file=sys.stderr)
     d = DEFAULTS
     settings = (d["breed"], d["num_images"], d["steps"], d["guidance"], d["sampler"], 0, True)
     user_counts = [int(u) for u in args.users.split(",")]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def make_tiny_models(folder: str | Path, seed: int = 0) -> tuple[Path, Path]:
-    """Write a tiny CatsDiTPipeline (random, non-zero weights) and a tiny BreedClassifier into
+def make_tiny_models(folder: str | Path, seed: int = 0, preset: str = "tiny") -> tuple[Path, Path]:
+    """Write a CatsDiTPipeline of ``preset`` (random, non-zero weights) and a tiny BreedClassifier into
     ``folder/pipeline`` and ``folder/classifier``; return the two paths."""
     import torch
 
@@ -15,7 +15,7 @@ def make_tiny_models(folder: str | Path, seed: int = 0) -> tuple[Path, Path]:
 
     folder = Path(folder)
     torch.manual_seed(seed)
-    pipe = build_pipeline("tiny")
+    pipe = build_pipeline(preset)
     with torch.no_grad():  # the zero-initialised output layer would make every image identical
         for p in pipe.transformer.parameters():
             p.add_(0.05 * torch.randn_like(p))
