@@ -87,7 +87,7 @@ def build_demo(service: Service) -> gr.Blocks:
                             elem_id="gallery",
                             format="png",
                             columns=4,
-                            height=420,
+                            height=400,
                             object_fit="contain",
                             buttons=["download", "fullscreen"],
                         )

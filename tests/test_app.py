@@ -222,8 +222,7 @@ DEMO_WEIGHTS = ROOT / "weights"
 
 def test_demo_classifier_names_the_example_breeds():
     """The committed demo weights: each example cartoon is classified as its breed (the dog as other)."""
-    if not (DEMO_WEIGHTS / "classifier" / "config.json").is_file():
-        pytest.skip("weights/classifier (the committed demo weights) is not there yet")
+    assert (DEMO_WEIGHTS / "classifier" / "config.json").is_file(), "the demo weights must be committed in weights/"
     service = load_service(None, None, backend="torch")
     assert "classifier" not in service.errors
     demo, url = start(service, concurrency=1)

@@ -39,7 +39,13 @@ def classifier_metrics(folder: str | Path | None) -> dict:
         metrics = json.loads(path.read_text()).get("metrics") or {}
     except (OSError, ValueError):
         return {}
-    return {k: v for k, v in metrics.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)}
+    out = {}
+    for key, value in metrics.items():
+        if isinstance(value, dict):  # e.g. per-class accuracy: one line "Abyssinian 1, Bengal 0.989, ..."
+            value = ", ".join(f"{k} {_fmt(v)}" for k, v in value.items() if isinstance(v, (int, float)))
+        if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+            out[key] = value
+    return out
 
 
 def about_markdown(service: Service) -> str:
@@ -73,13 +79,24 @@ def about_markdown(service: Service) -> str:
         parts.append("| metric | value |\n|---|---|\n" + "\n".join(f"| {k} | {_fmt(v)} |" for k, v in metrics.items()))
     _, body = read_model_card(extra.get("generator_path"))
     if body.strip():
-        parts.append("## Generator model card\n\n" + body.strip())
+        # the card's own headings sit below this section's
+        parts.append("## Generator model card\n\n" + demote_headings(body.strip()))
     parts.append(
         "## Reproducing an image\nImage *k* of a batch with seed *S* uses seed *S + k*; the seed, breed, "
         "steps, guidance and sampler are in each PNG's name and text metadata. The same seed gives the "
         "same image with either backend and in the browser page."
     )
     return "\n\n".join(parts)
+
+
+def demote_headings(markdown: str, levels: int = 2) -> str:
+    """Push markdown headings ``levels`` deeper (outside fenced code) so a card nests under ours."""
+    out, fenced = [], False
+    for line in markdown.splitlines():
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        out.append("#" * levels + line if line.startswith("#") and not fenced else line)
+    return "\n".join(out)
 
 
 def _backend(component) -> str:
