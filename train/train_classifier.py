@@ -1,7 +1,10 @@
 """Train the 13-way breed classifier (a torchvision backbone) with accelerate.
 
     python train/train_classifier.py --data-root data/cartoon --output-dir runs/clf --backbone resnet18
-    accelerate launch --num_processes 2 --cpu train/train_classifier.py ...
+    accelerate launch --multi_gpu --num_processes 2 train/train_classifier.py ...   # 2 processes (CPU-only machine: gloo)
+
+(accelerate 1.x's `launch --cpu --num_processes 2` starts ONE process unless it is given an MPI
+hostfile; on a machine without CUDA the script picks the CPU itself, so use --multi_gpu or torchrun.)
 
 Trains on the `train` split (class-weighted cross-entropy, AdamW + cosine), reports the `val`
 split every epoch and evaluates the `test` split at the end. Outputs (main process only):
@@ -13,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import time
 from pathlib import Path
 
@@ -23,9 +25,10 @@ import torch.nn.functional as F
 from accelerate import Accelerator
 from accelerate.utils import ProjectConfiguration, broadcast, set_seed
 from diffusers.optimization import get_scheduler
-from PIL import Image
 from safetensors.torch import load_file, save_file
 from torch.utils.data import DataLoader
+from torchvision.transforms import v2
+from torchvision.transforms.v2 import functional as TF
 from tqdm.auto import tqdm
 
 from cats_dit.breeds import DISPLAY_NAMES, LABELS, NUM_CLASSES
@@ -57,33 +60,67 @@ def parse_args(argv=None) -> argparse.Namespace:
         "(shorter side to --gen-view-size, centre crop), so generated samples are in-distribution",
     )
     p.add_argument("--gen-view-size", type=int, default=32)
+    p.add_argument(
+        "--bn-recalibration-batches",
+        type=int,
+        default=20,
+        help="re-estimate BatchNorm statistics on this many training batches before the test (0: off)",
+    )
     p.add_argument("--cats-only", action="store_true")
     p.add_argument("--mixed-precision", default=None, choices=["no", "fp16", "bf16"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--num-workers", type=int, default=0)
     p.add_argument("--cache-dir", default=None, help="pre-resized image cache for the training split")
     p.add_argument("--save-fp16", action="store_true", help="store the weights as float16 (half the size)")
+    p.add_argument("--cpu", action="store_true", help="train on CPU even where CUDA is available")
     p.add_argument("--torch-threads", type=int, default=None)
     return p.parse_args(argv)
 
 
-class GeneratorView:
-    """With probability ``p``: shorter side to ``size`` (antialiased) and centre crop, as the generator's data."""
+class ShrinkTo(torch.nn.Module):
+    """Shorter side to ``size`` with antialiasing, then a centre square: how the generator sees its data."""
 
-    def __init__(self, p: float, size: int):
-        self.p, self.size = p, size
+    def __init__(self, size: int):
+        super().__init__()
+        self.size = size
 
-    def __call__(self, image: Image.Image) -> Image.Image:
-        if random.random() >= self.p:
-            return image
-        w, h = image.size
-        s = self.size / min(w, h)
-        image = image.resize(
-            (max(self.size, round(w * s)), max(self.size, round(h * s))), Image.Resampling.BILINEAR, reducing_gap=None
-        )
-        w, h = image.size
-        left, top = (w - self.size) // 2, (h - self.size) // 2
-        return image.crop((left, top, left + self.size, top + self.size))
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return TF.center_crop(TF.resize(x, self.size, antialias=True), [self.size, self.size])
+
+
+class ResizeLikePreprocess(torch.nn.Module):
+    """The resize step of ``preprocess_tensor`` (bilinear, no antialias), so training images carry the same
+    aliasing as what the classifier sees at inference; otherwise BatchNorm statistics gathered on smooth
+    (antialiased) crops do not fit sharp eval images and a from-scratch network collapses in eval mode."""
+
+    def __init__(self, size: int):
+        super().__init__()
+        self.size = size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        s = self.size / min(h, w)
+        size = [self.size if h <= w else round(h * s), self.size if w < h else round(w * s)]
+        return F.interpolate(x[None], size=size, mode="bilinear", align_corners=False, antialias=False)[0]
+
+
+def train_transform(config: dict, gen_view_prob: float, gen_view_size: int) -> v2.Compose:
+    """Augmentations around exactly the inference resize: random small/blurred views (including the
+    generator's own 32 px view), a random crop, flip and a mild colour jitter (hue barely moves: coat
+    colour is what tells several breeds apart)."""
+    return v2.Compose(
+        [
+            v2.ToImage(),
+            v2.ToDtype(torch.float32, scale=True),
+            v2.RandomApply([ShrinkTo(gen_view_size)], p=gen_view_prob),
+            v2.RandomApply([v2.GaussianBlur(3, sigma=(0.1, 1.0))], p=0.2),
+            ResizeLikePreprocess(config["resize_size"]),
+            v2.RandomResizedCrop(config["image_size"], scale=(0.5, 1.0), ratio=(3 / 4, 4 / 3), antialias=False),
+            v2.RandomHorizontalFlip(),
+            v2.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.15, hue=0.02),
+            v2.Normalize(config["mean"], config["std"]),
+        ]
+    )
 
 
 def build_loaders(args, config: dict, num_processes: int):
@@ -95,15 +132,8 @@ def build_loaders(args, config: dict, num_processes: int):
         for s in ("train", "val", "test")
     }
     classes = sorted({r.label for r in splits["train"]})
-    train_tf = classifier_transform(config, train=True)
-    if args.gen_view_prob > 0:
-        view = GeneratorView(args.gen_view_prob, args.gen_view_size)
-
-        def train_transform(image):
-            return train_tf(view(image))
-    else:
-        train_transform = train_tf
-    train_ds = ImageDataset(splits["train"], train_transform, require_all_classes=classes, **cache)
+    train_tf = train_transform(config, args.gen_view_prob, args.gen_view_size)
+    train_ds = ImageDataset(splits["train"], train_tf, require_all_classes=classes, **cache)
     # Evaluation reads the original files: exactly what BreedClassifier.predict_proba, ONNX and the browser see.
     eval_tf = classifier_transform(config, train=False)
     val_ds = ImageDataset(splits["val"], eval_tf) if splits["val"] else None
@@ -115,6 +145,35 @@ def build_loaders(args, config: dict, num_processes: int):
     val = DataLoader(val_ds, **kw) if val_ds is not None else None
     test = DataLoader(test_ds, **kw)
     return train, val, test, train_ds
+
+
+def faster_batchnorm(model: torch.nn.Module, momentum: float = 0.1) -> None:
+    """torchvision's MobileNetV3/EfficientNet use BN momentum 0.01: fine for 600 ImageNet epochs, but
+    from scratch in a few hundred steps the running statistics lag far behind the weights and eval
+    accuracy sits at chance. (Momentum is not saved, so loading is unaffected.)"""
+    for m in model.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.momentum is not None:
+            m.momentum = max(m.momentum, momentum)
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(model: torch.nn.Module, loader, batches: int) -> None:
+    """Re-estimate BN running statistics with the final weights (a plain average over ``batches``)."""
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not bns or batches <= 0:
+        return
+    saved = [m.momentum for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average
+    model.train()
+    for i, (x, _) in enumerate(loader):
+        if i >= batches:
+            break
+        model(x.to(next(model.parameters()).device))
+    for m, momentum in zip(bns, saved):
+        m.momentum = momentum
+    model.eval()
 
 
 def class_weights(labels: list[int], mode_off: bool) -> torch.Tensor:
@@ -194,6 +253,9 @@ def main(argv=None) -> dict:
     if args.torch_threads:
         torch.set_num_threads(args.torch_threads)
     accelerator = Accelerator(
+        # cpu=True on a machine without CUDA makes a torchrun-style launch (`accelerate launch --multi_gpu
+        # --num_processes 2` or `torchrun --nproc_per_node 2`) a 2-process gloo run on CPU.
+        cpu=args.cpu or not torch.cuda.is_available(),
         mixed_precision=args.mixed_precision,
         log_with="tensorboard",
         project_config=ProjectConfiguration(project_dir=str(output_dir), logging_dir=str(output_dir / "logs")),
@@ -216,6 +278,7 @@ def main(argv=None) -> dict:
         num_warmup_steps=args.lr_warmup_steps * accelerator.num_processes,
         num_training_steps=max_steps * accelerator.num_processes,
     )
+    calib_loader = train_loader  # plain loader for BatchNorm re-estimation (no accelerate bookkeeping)
     model, optimizer, train_loader, lr_scheduler = accelerator.prepare(model, optimizer, train_loader, lr_scheduler)
     val_loader = accelerator.prepare(val_loader) if val_loader is not None else None
     test_loader = accelerator.prepare(test_loader)
@@ -254,6 +317,7 @@ def main(argv=None) -> dict:
                 break
         epoch += 1
         if val_loader is not None and (done or epoch % 2 == 0):
+            recalibrate_batchnorm(model, calib_loader, args.bn_recalibration_batches)
             y, p = evaluate(accelerator, model, val_loader)
             val_acc = float((y == p).mean())
             history.append({"epoch": epoch, "step": step, "val_accuracy": round(val_acc, 4)})
@@ -261,6 +325,7 @@ def main(argv=None) -> dict:
             accelerator.print(f"epoch {epoch} step {step}: val accuracy {val_acc:.3f}")
     progress.close()
 
+    recalibrate_batchnorm(model, calib_loader, args.bn_recalibration_batches)
     y, p = evaluate(accelerator, model, test_loader)
     test = metrics_from(y, p)
     summary = {

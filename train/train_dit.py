@@ -3,7 +3,10 @@
 Read top to bottom: arguments -> data -> model, optimiser, EMA -> resume -> loop -> save.
 
     python train/train_dit.py --data-root data/cartoon --output-dir runs/demo --preset demo
-    accelerate launch --num_processes 2 --cpu train/train_dit.py --data-root ... --output-dir ...
+    accelerate launch --multi_gpu --num_processes 2 train/train_dit.py --data-root ... --output-dir ...   # 2 processes (CPU-only machine: gloo)
+
+(accelerate 1.x's `launch --cpu --num_processes 2` starts ONE process unless it is given an MPI
+hostfile; on a machine without CUDA the script picks the CPU itself, so use --multi_gpu or torchrun.)
 
 Outputs (main process only): OUTPUT/checkpoints/checkpoint-<step>/ (accelerate state + run
 config), OUTPUT/samples/step-<step>.png, OUTPUT/logs/ (TensorBoard), OUTPUT/pipeline/ (a
@@ -93,6 +96,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--num-workers", type=int, default=0, help="DataLoader worker processes")
     p.add_argument("--cache-dir", default=None, help="pre-resized image cache (decode full-size JPEGs once)")
     p.add_argument("--preload", action="store_true", help="decode every image once into RAM (small data sets)")
+    p.add_argument("--cpu", action="store_true", help="train on CPU even where CUDA is available")
     p.add_argument("--torch-threads", type=int, default=None, help="torch.set_num_threads per process")
     args = p.parse_args(argv)
     for key, value in train_defaults(args.preset).items():
@@ -189,6 +193,9 @@ def main(argv=None) -> dict:
     if args.torch_threads:
         torch.set_num_threads(args.torch_threads)
     accelerator = Accelerator(
+        # cpu=True on a machine without CUDA makes a torchrun-style launch (`accelerate launch --multi_gpu
+        # --num_processes 2` or `torchrun --nproc_per_node 2`) a 2-process gloo run on CPU.
+        cpu=args.cpu or not torch.cuda.is_available(),
         mixed_precision=args.mixed_precision,
         log_with="tensorboard",
         project_config=ProjectConfiguration(project_dir=str(output_dir), logging_dir=str(output_dir / "logs")),
