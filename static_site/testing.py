@@ -49,7 +49,7 @@ def _randomise(module, seed: int, std: float = 0.05) -> None:
 def _calibrate(clf, seed: int) -> None:
     """A randomly initialised classifier answers almost the same for every image. Setting its
     BatchNorm statistics on a few pictures and scaling the head makes the answer depend on the
-    input (logit std ~1.5 across images), so comparing browser and Python probabilities means something."""
+    input, so comparing browser and Python probabilities means something."""
     import torch
 
     rng = np.random.default_rng(seed)
@@ -69,7 +69,9 @@ def _calibrate(clf, seed: int) -> None:
     with torch.no_grad():
         clf.train()(torch.cat([x, noise]))
         clf.eval()
-        clf.model.classifier[-1].weight.mul_(1.5 / clf(x).std(0).mean())
+        # Logit std 0.3 across images: probabilities clearly input-dependent, while the
+        # amplified float32 error stays inside the exporter's fp32 tolerance (1e-4).
+        clf.model.classifier[-1].weight.mul_(0.3 / clf(x).std(0).mean())
 
 
 def build_tiny_models(work: Path, seed: int = 0, classifier_size: int = 32, preset: str = "tiny") -> tuple[Path, Path]:

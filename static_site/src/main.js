@@ -177,7 +177,8 @@ const handlers = {
     setStatus('classify-status', 'done', `Top guess: ${displayName(top[0].index)} (${msg.ms.toFixed(0)} ms).`);
   },
   error(msg) {
-    showError(msg.section === 'generate' || msg.section === 'generator' ? 'Generator' : msg.section === 'classify' || msg.section === 'classifier' ? 'Classifier' : capital(msg.section), msg.message);
+    const where = { generate: 'Generator', generator: 'Generator', classify: 'Classifier', classifier: 'Classifier' };
+    showError(where[msg.section] || 'Models', msg.message);
     if (msg.section === 'generate' || msg.section === 'generator') {
       state.running = null;
       setStatus('gen-status', 'error', msg.section === 'generator' ? 'The generator could not be loaded (see above).' : 'Generation failed (see above).');
