@@ -157,7 +157,10 @@ def build_model_card(repo_id: str, ev: dict, pipeline: Path, classifier: Path, o
             ("kid", "kid", "KID, classifier features"),
             ("precision", "precision", "k-NN precision (k=3)"),
             ("recall", "recall", "k-NN recall (k=3)"),
+            ("density", "density", "density (k=3)"),
+            ("coverage", "coverage", "coverage (k=3)"),
         )
+        if s.get(key) is not None
     ]
     if s.get("fid") is not None:
         results.append(
@@ -317,6 +320,10 @@ To reproduce: `python -m cats_dit.eval --generator <this repo> --classifier <thi
 | KID, classifier features (lower is better) | {_f(s["kid"], 4)} | {_f(s["kid_floor"], 4)} |
 | precision, k=3 (realism) | {_f(s["precision"])} | {_f(s["precision_floor"])} |
 | recall, k=3 (coverage) | {_f(s["recall"])} | {_f(s["recall_floor"])} |
+| density, k=3 (realism, robust to outliers; 1 = like real) | {_f(s.get("density"))} | {_f(s.get("density_floor"))} |
+| coverage, k=3 (robust to outliers) | {_f(s.get("coverage"))} | {_f(s.get("coverage_floor"))} |
+| precision within each breed (mean over breeds) | {_f(s.get("class_precision"))} | {_f(s.get("class_precision_floor"))} |
+| recall within each breed (mean over breeds) | {_f(s.get("class_recall"))} | {_f(s.get("class_recall_floor"))} |
 {inception}
 Per breed:
 
@@ -356,6 +363,9 @@ the yardstick for the generator's breed fidelity.
   not comparable to published FID values.
 - The breed classifier is also the judge of breed fidelity: a generator can exploit its blind spots,
   and breeds the classifier confuses on real images are hard to score.
+- k-NN precision can be fooled: in this classifier's feature space pure noise images land next to
+  real spotted and striped coats, inside a few large real k-NN balls, and score a high precision.
+  Read precision together with density, coverage and the per-breed precision, which are not fooled.
 - Small evaluation sets bias Fréchet distance upwards; compare numbers only at equal image counts
   (the floor uses the same counts for that reason).
 - Not for identifying real animals or for any decision about them.

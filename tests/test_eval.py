@@ -36,7 +36,7 @@ def tiny(tmp_path_factory):
             p.add_(torch.randn_like(p) * 0.05)
     pipe.save_pretrained(root / "pipeline")
     BreedClassifier("resnet18", image_size=32).save_pretrained(root / "classifier")
-    make_cartoon_dataset(root / "cartoon", per_class=8, seed=3, test_fraction=0.4, progress=False)
+    make_cartoon_dataset(root / "cartoon", per_class=12, seed=3, test_fraction=0.4, progress=False)
     return root
 
 

@@ -69,6 +69,13 @@ def test_random_weights_score_clearly_worse_on_every_metric(runs):
     assert d["breed_fidelity"] - b["breed_fidelity"] > 0.25
     assert b["fd"] > 2 * d["fd"]
     assert b["kid"] > 2 * d["kid"]
-    assert d["precision"] > b["precision"] + 0.2
     assert d["recall"] > b["recall"] + 0.2
+    assert d["density"] > 1.5 * b["density"]
+    assert d["coverage"] > b["coverage"] + 0.2
+    assert d["class_precision"] > b["class_precision"] + 0.2
+    assert d["class_recall"] > b["class_recall"] + 0.2
+    # Overall k-NN precision is left out on purpose: noise images land next to real spotted coats
+    # in this feature space, inside a few large real k-NN balls, and can score a precision as high
+    # as the demo's (measured: 0.93 vs 0.78 at 20 images per breed). Density, coverage and the
+    # per-breed precision above are the versions of "realism" that this does not fool.
     assert b["fd_floor"] == pytest.approx(d["fd_floor"])  # the same real images on both sides

@@ -73,3 +73,20 @@ def test_precision_recall_matches_torch_fidelity_and_reacts_to_mode_collapse():
 def test_bad_feature_arrays_raise_clear_errors(call):
     with pytest.raises(ValueError, match="feature|samples|NaN|2-D"):
         call()
+
+
+def test_density_and_coverage_match_their_expected_values_and_see_through_a_clump():
+    from cats_dit.eval.metrics import density_coverage
+
+    rng = np.random.default_rng(4)
+    real, fake = rng.normal(size=(1500, 6)), rng.normal(size=(1500, 6))
+    density, coverage = density_coverage(real, fake, k=3)
+    assert density == pytest.approx(1.0, abs=0.08)  # E[density] = 1 for identical distributions
+    assert coverage == pytest.approx(1 - 0.5**3, abs=0.04)  # E[coverage] ~ 1 - 2^-k
+    # A clump of fakes next to one stray real point: precision is fooled, density and coverage are not.
+    real_out = np.concatenate([real[:300], [[6.0] * 6]])
+    clump = np.full((100, 6), 6.0) + rng.normal(scale=0.01, size=(100, 6))
+    precision, _ = precision_recall(real_out, clump, k=3)
+    density, coverage = density_coverage(real_out, clump, k=3)
+    assert precision == 1.0
+    assert density < 0.4 and coverage < 0.01

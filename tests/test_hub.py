@@ -40,7 +40,7 @@ def inputs(tmp_path_factory):
     pipe.save_pretrained(root / "pipeline")
     BreedClassifier("resnet18", image_size=32).save_pretrained(root / "classifier")
     run_export(root / "pipeline", root / "classifier", root / "onnx", precisions=["fp32"], log=lambda *_: None)
-    make_cartoon_dataset(root / "cartoon", per_class=6, seed=4, test_fraction=0.4, progress=False)
+    make_cartoon_dataset(root / "cartoon", per_class=12, seed=4, test_fraction=0.4, progress=False)
     result = run_eval(
         EvalSettings(
             generator=str(root / "pipeline"),

@@ -34,6 +34,14 @@ SUMMARY_KEYS = (
     "recall",
     "precision_floor",
     "recall_floor",
+    "density",
+    "coverage",
+    "density_floor",
+    "coverage_floor",
+    "class_precision",
+    "class_recall",
+    "class_precision_floor",
+    "class_recall_floor",
 )
 
 
@@ -67,13 +75,22 @@ def _fd_kid(a: np.ndarray, b: np.ndarray, s: EvalSettings) -> dict:
 
 
 def _compare(fake, fake_y, ref, ref_y, breeds, names, s: EvalSettings) -> dict:
-    """FD / KID overall and per breed, precision/recall overall, for one set against the reference."""
+    """One set against the real reference: FD / KID, k-NN precision / recall, density / coverage,
+    overall and per breed; ``class_precision`` / ``class_recall`` average the per-breed values
+    (does a "Bengal" sample land among real Bengals, not just among real images)."""
     out = _fd_kid(fake, ref, s)
     out["precision"], out["recall"] = M.precision_recall(ref, fake, k=s.pr_k)
+    out["density"], out["coverage"] = M.density_coverage(ref, fake, k=s.pr_k)
     per_breed = {}
     for b in breeds:
         fa, rb = fake[fake_y == b], ref[ref_y == b]
-        per_breed[names[b]] = _fd_kid(fa, rb, s) if len(fa) >= 2 and len(rb) >= 2 else None
+        entry = _fd_kid(fa, rb, s) if len(fa) >= 2 and len(rb) >= 2 else None
+        if entry is not None and len(fa) > s.pr_k and len(rb) > s.pr_k:
+            entry["precision"], entry["recall"] = M.precision_recall(rb, fa, k=s.pr_k)
+        per_breed[names[b]] = entry
+    pr = [v for v in per_breed.values() if v and "precision" in v]
+    out["class_precision"] = float(np.mean([v["precision"] for v in pr])) if pr else None
+    out["class_recall"] = float(np.mean([v["recall"] for v in pr])) if pr else None
     out["per_breed"] = per_breed
     return out
 
@@ -228,6 +245,14 @@ def run_eval(settings: EvalSettings) -> dict:
         "recall": generated["recall"],
         "precision_floor": floor["precision"],
         "recall_floor": floor["recall"],
+        "density": generated["density"],
+        "coverage": generated["coverage"],
+        "density_floor": floor["density"],
+        "coverage_floor": floor["coverage"],
+        "class_precision": generated["class_precision"],
+        "class_recall": generated["class_recall"],
+        "class_precision_floor": floor["class_precision"],
+        "class_recall_floor": floor["class_recall"],
     }
     if inception_result:
         summary.update(

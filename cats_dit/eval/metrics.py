@@ -121,3 +121,21 @@ def precision_recall(real_features, fake_features, k: int = 3) -> tuple[float, f
     precision = (d <= r_real[None, :]).any(axis=1).mean()
     recall = (d.T <= r_fake[None, :]).any(axis=1).mean()
     return float(precision), float(recall)
+
+
+def density_coverage(real_features, fake_features, k: int = 3) -> tuple[float, float]:
+    """Density and coverage (Naeem et al. 2020), the outlier-robust siblings of precision/recall.
+
+    Balls around real points only (radius = distance to the k-th real neighbour). Density: how many
+    real balls hold each fake point on average, divided by k (about 1 when the distributions match; a
+    tight clump of fakes inside one stray real ball scores about 1/k, where precision would say 1).
+    Coverage: share of real balls that hold at least one fake point (about 1 - 2^-k for a perfect
+    generator with as many fakes as reals).
+    """
+    real, fake = _as_features(real_features, "real_features"), _as_features(fake_features, "fake_features")
+    if real.shape[1] != fake.shape[1]:
+        raise ValueError(f"feature sizes differ: {real.shape[1]} vs {fake.shape[1]}")
+    if len(real) <= k or len(fake) < 1:
+        raise ValueError(f"density/coverage with k={k} needs more than {k} real samples, got {len(real)}")
+    inside = _cdist(fake, real) <= _kth_neighbour_radii(real, k)[None, :]  # [n_fake, n_real]
+    return float(inside.sum() / (k * len(fake))), float(inside.any(axis=0).mean())
