@@ -14,11 +14,13 @@ import random  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import gradio as gr  # noqa: E402
+import torch  # noqa: E402
 
 from cats_dit.breeds import DISPLAY_NAMES, LABELS  # noqa: E402
 from cats_dit.serving import Service, load_service  # noqa: E402
 from cats_dit.serving.about import about_markdown, banner_markdown  # noqa: E402
 from cats_dit.serving.cli import build_parser  # noqa: E402
+from cats_dit.serving.loading import threads_per_job  # noqa: E402
 from cats_dit.serving.sources import ModelLoadError  # noqa: E402
 from cats_dit.serving.validation import LIMITS, MAX_SEED, configure_pil  # noqa: E402
 
@@ -165,7 +167,9 @@ def launch(demo: gr.Blocks, host=None, port=None, concurrency=2, max_queue=64, *
 def main(argv=None) -> None:
     args = build_parser().parse_args(argv)
     configure_pil()
-    service = load_service(args.model, args.classifier, args.backend, args.onnx_dir, args.device)
+    threads = threads_per_job(args.concurrency)
+    torch.set_num_threads(threads)  # concurrent jobs share the cores instead of oversubscribing them
+    service = load_service(args.model, args.classifier, args.backend, args.onnx_dir, args.device, threads=threads)
     launch(build_demo(service), args.host, args.port, args.concurrency, args.max_queue)
 
 

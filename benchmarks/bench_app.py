@@ -27,11 +27,13 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import torch  # noqa: E402
 from gradio_client import Client  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
 import app  # noqa: E402
 from cats_dit.serving import DEFAULTS, load_service  # noqa: E402
+from cats_dit.serving.loading import threads_per_job  # noqa: E402
 from cats_dit.serving.sources import DEFAULT_PIPELINE  # noqa: E402
 from cats_dit.serving.testing import make_tiny_models  # noqa: E402
 
@@ -106,7 +108,9 @@ def main() -> None:
     user_counts = [int(u) for u in args.users.split(",")]
     rows = []
     for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
-        service = load_service(model, classifier, backend=backend)
+        threads = threads_per_job(args.concurrency)  # as app.py's main() does
+        torch.set_num_threads(threads)
+        service = load_service(model, classifier, backend=backend, threads=threads)
         if service.errors:
             print(f"skipping {backend}: {service.errors}", file=sys.stderr)
             continue

@@ -34,7 +34,9 @@ def load_service(
     onnx_dir: str | None = None,
     device: str | None = None,
     log=print,
+    threads: int | None = None,
 ) -> Service:
+    """``threads``: CPU threads per job for onnxruntime (None: its default); see :func:`threads_per_job`."""
     backend = (backend or os.environ.get(ENV_BACKEND) or "auto").lower()
     if backend not in BACKENDS:
         raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
@@ -79,7 +81,7 @@ def load_service(
                 errors[what] = f"The onnx backend is not available: {why_not_onnx}{detail}"
     if onnx_folder is not None:
         errors.clear()  # the exported folder serves both models; the weight folders are not needed
-        _load_onnx(service, onnx_folder, gen_path, cls_path, errors)
+        _load_onnx(service, onnx_folder, errors, threads)
     elif backend != "onnx":
         if backend == "auto" and why_not_onnx:
             service.about_extra["auto_backend_note"] = f"torch chosen because {why_not_onnx}"
@@ -104,16 +106,16 @@ def _load_torch(service: Service, gen_path: Path | None, cls_path: Path | None, 
             errors["classifier"] = str(exc)
 
 
-def _load_onnx(service: Service, folder: Path, gen_path, cls_path, errors) -> None:
+def _load_onnx(service: Service, folder: Path, errors, threads) -> None:
     from .onnx_backend import OnnxClassifier, OnnxGenerator
 
     service.about_extra["onnx_dir"] = str(folder)
     try:
-        service.generator = OnnxGenerator(folder)
+        service.generator = OnnxGenerator(folder, threads=threads)
     except ModelLoadError as exc:
         errors["generator"] = str(exc)
     try:
-        service.classifier = OnnxClassifier(folder)
+        service.classifier = OnnxClassifier(folder, threads=threads)
     except ModelLoadError as exc:
         errors["classifier"] = str(exc)
 
@@ -125,3 +127,8 @@ def _has_cuda() -> bool:
         return torch.cuda.is_available()
     except ImportError:
         return False
+
+
+def threads_per_job(concurrency: int) -> int:
+    """CPU threads for one job when ``concurrency`` jobs run at once: more would only oversubscribe."""
+    return max(1, (os.cpu_count() or 1) // max(1, int(concurrency)))

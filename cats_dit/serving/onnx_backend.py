@@ -100,26 +100,47 @@ def export_models(gen_path, cls_path, output: Path, log=print) -> None:
         raise ModelLoadError(f"`python -m export` failed: {' '.join(tail)}")
 
 
-def _precision(folder, section: str, wanted: str) -> str | None:
-    """``wanted`` when the folder has it, else None (the folder's default precision)."""
-    from ..onnx_pipeline import read_models_json
+def _session(folder: Path, section: dict, what: str, precision: str, threads: int | None):
+    """A server-friendly session: no busy-waiting worker threads (they steal the CPU from the other
+    requests, the web server and PNG encoding; on 2 cores that costs ~1.6x CPU per request)."""
+    import onnxruntime as ort
 
-    try:
-        files = read_models_json(folder).get(section, {}).get("files", {})
-    except (OSError, ValueError):
-        return wanted  # from_folder reports the problem
-    return wanted if wanted in files else None
+    from ..onnx_pipeline import pick_file
+
+    chosen, entry = pick_file(section, precision if precision in section.get("files", {}) else None, what)
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.inter_op_num_threads = 1
+    if threads:
+        options.intra_op_num_threads = int(threads)
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    path = Path(folder) / entry["name"]
+    if not path.is_file():
+        raise FileNotFoundError(f"ONNX file {path} is missing")
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"]), chosen
 
 
 class OnnxGenerator:
     backend = "onnxruntime"
     device = "cpu"
 
-    def __init__(self, folder: str | Path, precision: str = PRECISION):
-        from ..onnx_pipeline import OnnxCatsDiTPipeline
+    def __init__(self, folder: str | Path, precision: str = PRECISION, threads: int | None = None):
+        from ..onnx_pipeline import OnnxCatsDiTPipeline, read_models_json
 
         try:
-            self.pipe = OnnxCatsDiTPipeline.from_folder(folder, precision=_precision(folder, "generator", precision))
+            meta = read_models_json(folder)
+            g = meta["generator"]
+            session, chosen = _session(Path(folder), g, "generator", precision, threads)
+            self.pipe = OnnxCatsDiTPipeline(
+                session,
+                labels=meta["labels"],
+                sample_size=g["sample_size"],
+                in_channels=g.get("in_channels", 3),
+                null_class_id=meta.get("null_class_id"),
+                scheduler_config=g.get("scheduler"),
+                defaults=g.get("defaults"),
+                precision=chosen,
+            )
         except Exception as exc:
             raise ModelLoadError(
                 f"Could not load the ONNX generator from {folder}: {type(exc).__name__}: {exc}"
@@ -146,11 +167,18 @@ class OnnxClassifier:
     backend = "onnxruntime"
     device = "cpu"
 
-    def __init__(self, folder: str | Path, precision: str = PRECISION):
-        from ..onnx_pipeline import OnnxBreedClassifier
+    def __init__(self, folder: str | Path, precision: str = PRECISION, threads: int | None = None):
+        from ..onnx_pipeline import OnnxBreedClassifier, read_models_json
 
         try:
-            self.model = OnnxBreedClassifier.from_folder(folder, precision=_precision(folder, "classifier", precision))
+            meta = read_models_json(folder)
+            if "classifier" not in meta:
+                raise ValueError(f"{Path(folder) / MODELS_JSON} has no classifier entry")
+            c = meta["classifier"]
+            session, chosen = _session(Path(folder), c, "classifier", precision, threads)
+            self.model = OnnxBreedClassifier(
+                session, c.get("labels", meta["labels"]), c["preprocess"], precision=chosen
+            )
         except Exception as exc:
             raise ModelLoadError(
                 f"Could not load the ONNX classifier from {folder}: {type(exc).__name__}: {exc}"
