@@ -201,6 +201,12 @@ def build_model_card(repo_id: str, ev: dict, pipeline: Path, classifier: Path, o
             f"| KID (Inception-V3) | {_f(s['inception_kid'], 4)} | {_f(s['inception_kid_floor'], 4)} |\n"
         )
     files = ev.get("files", {})
+    best = ""
+    if s.get("best_guidance_by_fd") is not None:
+        best = (
+            f"; the lowest Fréchet distance is at guidance {s['best_guidance_by_fd']:g}, "
+            f"the highest breed fidelity at {s['best_guidance_by_fidelity']:g}"
+        )
     sweep_arg = ",".join(f"{g:g}" for g in st.get("guidance_sweep") or []) or "none"
     reproduce = (
         f"--per-breed {st['per_breed']} --steps {st['steps']} --guidance {st['guidance']:g} --seed {st['seed']} "
@@ -309,7 +315,8 @@ Measured with `python -m cats_dit.eval` on {ev["created"][:10]}: {st["per_breed"
 against {ev["real"]["train_images"]} real training images and {ev["real"]["test_images"]} real held-out images
 of `{real_name}` brought to the generator's resolution. Features are the classifier's penultimate layer
 ({ev["classifier"]["feature_dim"]}-d, {clf["backbone"]}). The **floor** compares real held-out images with real
-training images: what a perfect generator would score with the same number of images.
+training images: what a perfect generator would score with the same number of images
+(KID is an unbiased estimate, so it can dip just below zero when two sets match).
 To reproduce: `python -m cats_dit.eval --generator <this repo> --classifier <this repo>/classifier --real <{real_name}>
 {reproduce}`.
 
@@ -331,7 +338,7 @@ Per breed:
 |---|---|---|---|---|
 {breed_rows}
 
-Guidance sweep ({st.get("sweep_per_breed") or st["per_breed"]} images per breed each):
+Guidance sweep ({st.get("sweep_per_breed") or st["per_breed"]} images per breed each){best}:
 
 | guidance | breed fidelity | Fréchet distance | KID |
 |---|---|---|---|

@@ -78,4 +78,4 @@ def test_random_weights_score_clearly_worse_on_every_metric(runs):
     # in this feature space, inside a few large real k-NN balls, and can score a precision as high
     # as the demo's (measured: 0.93 vs 0.78 at 20 images per breed). Density, coverage and the
     # per-breed precision above are the versions of "realism" that this does not fool.
-    assert b["fd_floor"] == pytest.approx(d["fd_floor"])  # the same real images on both sides
+    assert b["fd_floor"] == pytest.approx(d["fd_floor"], rel=1e-3)  # the same real images on both sides

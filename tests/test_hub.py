@@ -136,6 +136,8 @@ def test_card_holds_the_measured_numbers(inputs, dry_run):
     assert f"| {100 * s['breed_fidelity']:.1f}% | {100 * s['real_test_accuracy']:.1f}% |" in text
     assert f"| {s['fd']:.2f} | {s['fd_floor']:.2f} |" in text
     assert f"| {s['precision']:.3f} | {s['precision_floor']:.3f} |" in text
+    assert f"| {s['density']:.3f} | {s['density_floor']:.3f} |" in text
+    assert f"| {s['class_recall']:.3f} | {s['class_recall_floor']:.3f} |" in text
     for name, value in result["metrics"]["breed_fidelity"]["per_breed"].items():
         assert f"| {name.replace('_', ' ')} | {100 * value:.1f}% |" in text
     for row in result["guidance_sweep"]:
