@@ -112,16 +112,25 @@ def main() -> None:
         t_sample = best_time(sample_step, args.repeats * 3)
         rows.append((name, params, args.batch / t_train, t_sample * 1000, train_flops / t_train))
 
-    print(f"\n## TinyDiT `{args.preset}` vs diffusers DiT on CPU ({platform.processor() or platform.machine()}, "
-          f"{args.threads} threads)\n")
+    print(
+        f"\n## TinyDiT `{args.preset}` vs diffusers DiT on CPU ({platform.processor() or platform.machine()}, "
+        f"{args.threads} threads)\n"
+    )
     print(f"Measured fp32 matmul rate (1024^3): **{peak / 1e9:.1f} GFLOP/s**\n")
-    print("| model | params | train img/s (fwd+bwd, batch %d) | sample ms/step (CFG batch 2) | train GFLOP/s | % of matmul rate |" % args.batch)
+    print(
+        f"| model | params | train img/s (fwd+bwd, batch {args.batch}) | sample ms/step (CFG batch 2) "
+        "| train GFLOP/s | % of matmul rate |"
+    )
     print("|---|---:|---:|---:|---:|---:|")
     for name, params, ips, ms, flops in rows:
-        print(f"| {name} | {params / 1e6:.1f} M | {ips:.2f} | {ms:.1f} | {flops / 1e9:.1f} | {100 * flops / peak:.0f}% |")
+        print(
+            f"| {name} | {params / 1e6:.1f} M | {ips:.2f} | {ms:.1f} | {flops / 1e9:.1f} | {100 * flops / peak:.0f}% |"
+        )
     ratio = rows[0][2] / rows[1][2]
-    print(f"\nTinyDiT / diffusers training throughput ratio: **{ratio:.2f}x**; "
-          f"sampling step ratio (diffusers/ours): **{rows[1][3] / rows[0][3]:.2f}x**")
+    print(
+        f"\nTinyDiT / diffusers training throughput ratio: **{ratio:.2f}x**; "
+        f"sampling step ratio (diffusers/ours): **{rows[1][3] / rows[0][3]:.2f}x**"
+    )
 
 
 if __name__ == "__main__":

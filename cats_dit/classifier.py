@@ -171,7 +171,7 @@ class BreedClassifier(nn.Module):
         (folder / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n")
 
     @classmethod
-    def from_pretrained(cls, folder: str | Path, map_location: str = "cpu") -> "BreedClassifier":
+    def from_pretrained(cls, folder: str | Path, map_location: str = "cpu") -> BreedClassifier:
         path = Path(folder)
         if not path.is_dir():
             from huggingface_hub import snapshot_download
@@ -202,5 +202,7 @@ class BreedClassifier(nn.Module):
         try:
             model.model.load_state_dict(state)
         except RuntimeError as exc:
-            raise OSError(f"Weights file {weights_file} does not match its config ({config['backbone']}): {exc}") from exc
+            raise OSError(
+                f"Weights file {weights_file} does not match its config ({config['backbone']}): {exc}"
+            ) from exc
         return model.eval()

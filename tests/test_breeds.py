@@ -11,7 +11,9 @@ def test_thirteen_labels_in_contract_order():
     assert breeds.NULL_CLASS_ID == 13
 
 
-@pytest.mark.parametrize("spelling", ["British_Shorthair", "british shorthair", "BRITISH-SHORTHAIR", " British Shorthair "])
+@pytest.mark.parametrize(
+    "spelling", ["British_Shorthair", "british shorthair", "BRITISH-SHORTHAIR", " British Shorthair "]
+)
 def test_lenient_lookup(spelling):
     assert breeds.to_id(spelling) == 4
     assert breeds.to_name(spelling) == "British_Shorthair"

@@ -57,8 +57,9 @@ def test_tiny_model_learns_each_class(prediction_type):
 
     model.eval()
     pipe.set_progress_bar_config(disable=True)
-    samples = pipe(list(range(5)), num_images_per_prompt=2, num_inference_steps=20, guidance_scale=2.0,
-                   seed=1234, output_type="pt").images  # [10, 3, 16, 16] in [0, 1]
+    samples = pipe(
+        list(range(5)), num_images_per_prompt=2, num_inference_steps=20, guidance_scale=2.0, seed=1234, output_type="pt"
+    ).images  # [10, 3, 16, 16] in [0, 1]
     targets = (data + 1) / 2
     mae = (samples[:, None] - targets[None]).abs().mean(dim=(2, 3, 4))  # [10, 5]
     for i in range(10):

@@ -32,8 +32,14 @@ def test_folder_has_hub_custom_code_layout(saved):
     assert index["transformer"] == ["modeling_tinydit", "TinyDiTModel"]
     assert index["scheduler"] == ["scheduling_flow_match", "FlowMatchScheduler"]
     assert index["id2label"]["12"] == "other"
-    for rel in ["pipeline_cats_dit.py", "transformer/modeling_tinydit.py", "scheduler/scheduling_flow_match.py",
-                "transformer/diffusion_pytorch_model.safetensors", "transformer/config.json", "scheduler/scheduler_config.json"]:
+    for rel in [
+        "pipeline_cats_dit.py",
+        "transformer/modeling_tinydit.py",
+        "scheduler/scheduling_flow_match.py",
+        "transformer/diffusion_pytorch_model.safetensors",
+        "transformer/config.json",
+        "scheduler/scheduler_config.json",
+    ]:
         assert (folder / rel).is_file(), rel
     assert not list(folder.rglob("*.bin"))
 
@@ -95,8 +101,10 @@ def test_truncated_weights_error_names_the_file(saved, tmp_path):
     folder = copy_folder(saved[0], tmp_path / "broken")
     weights = folder / "transformer" / "diffusion_pytorch_model.safetensors"
     weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
-    for load in (lambda: CatsDiTPipeline.from_pretrained(folder),
-                 lambda: __import__("diffusers").DiffusionPipeline.from_pretrained(folder, trust_remote_code=True)):
+    for load in (
+        lambda: CatsDiTPipeline.from_pretrained(folder),
+        lambda: __import__("diffusers").DiffusionPipeline.from_pretrained(folder, trust_remote_code=True),
+    ):
         with pytest.raises(OSError) as err:
             load()
         assert "diffusion_pytorch_model.safetensors" in str(err.value) and "truncated" in str(err.value)
