@@ -264,3 +264,41 @@ def test_cli_help_and_bad_precisions(tiny_dirs, tmp_path, capsys):
     assert "--precisions" in capsys.readouterr().out
     with pytest.raises(ExportError, match="precisions must be"):
         run_export(*tiny_dirs, tmp_path / "o", precisions=["fp8"])
+
+
+ORT_WEB = Path(__file__).resolve().parents[1] / "static_site/node_modules/onnxruntime-web/dist/ort.wasm.min.mjs"
+
+
+@pytest.mark.slow  # shares one full export of the tiny models
+@pytest.mark.skipif(
+    shutil.which("node") is None or not ORT_WEB.is_file(), reason="needs node and static_site npm install"
+)
+def test_every_variant_runs_in_onnxruntime_web_wasm(exported):
+    """The browser's runtime (onnxruntime-web WASM, run in Node) loads every file and agrees with onnxruntime."""
+    import subprocess
+
+    _, _, models, doc = exported
+    script = Path(__file__).resolve().parents[1] / "export/check_ort_web.mjs"
+    proc = subprocess.run(["node", str(script), str(models), str(ORT_WEB)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    web = json.loads(proc.stdout)
+
+    def ramp(n, scale):  # same inputs as check_ort_web.mjs
+        return (np.sin(np.arange(n, dtype=np.float64) * 0.37) * scale).astype(np.float32)
+
+    g = doc["generator"]
+    s = g["sample_size"]
+    feeds = {
+        "sample": ramp(2 * 3 * s * s, 1.5).reshape(2, 3, s, s),
+        "timestep": np.array([700, 700], np.float32),
+        "class_labels": np.array([3, doc["null_class_id"]], np.int64),
+    }
+    assert set(web) == {f"generator/{p}" for p in GEN_FILES} | {f"classifier/{p}" for p in CLF_FILES}
+    for precision, name in GEN_FILES.items():
+        ref = session(models / name).run(None, feeds)[0].ravel()
+        np.testing.assert_allclose(web[f"generator/{precision}"], ref, atol=1e-3 if precision != "int8" else 5e-2)
+    size = doc["classifier"]["preprocess"]["image_size"]
+    pixels = ramp(2 * 3 * size * size, 2.0).reshape(2, 3, size, size)
+    for precision, name in CLF_FILES.items():
+        ref = session(models / name).run(None, {"pixel_values": pixels})[0].ravel()
+        np.testing.assert_allclose(web[f"classifier/{precision}"], ref, atol=1e-3 if precision != "int8" else 5e-2)
