@@ -228,7 +228,8 @@ function fillControls() {
       const o = document.createElement('option');
       o.value = p;
       const mb = (files[p].size / 1e6).toFixed(1);
-      o.textContent = `${p} (${mb} MB)${p === c.generator.default_precision ? ' · default' : ''}`;
+      o.textContent = `${p} · ${mb} MB`;
+      if (p === c.generator.default_precision) o.title = 'the default precision of this export';
       return o;
     }),
   );
