@@ -133,7 +133,9 @@ import sys
 sys.modules["cats_dit"] = None  # any `import cats_dit` now fails: only the folder's own code may be used
 from diffusers import DiffusionPipeline
 pipe = DiffusionPipeline.from_pretrained({str(run_a / "pipeline")!r}, trust_remote_code=True)
-assert type(pipe).__name__ == "CatsDiTPipeline" and "cats_dit" not in type(pipe).__module__
+assert type(pipe).__name__ == "CatsDiTPipeline", type(pipe)
+for obj in (pipe, pipe.transformer, pipe.scheduler):
+    assert not type(obj).__module__.startswith("cats_dit."), type(obj).__module__  # the copies in the folder
 img = pipe("Bengal", num_inference_steps=3, seed=1, output_type="np").images
 assert img.shape == (1, 16, 16, 3), img.shape
 print("OK", type(pipe.transformer).__module__)
