@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from .export_models import DEFAULT_OUTPUT, ExportError, run_export
@@ -46,6 +47,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    # A kill (e.g. `timeout`) becomes SystemExit, so the temporary folder is removed on the way out.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     none = {"none", ""}
     try:
         run_export(
