@@ -177,7 +177,7 @@ def recalibrate_batchnorm(model: torch.nn.Module, loader, batches: int) -> None:
 
 
 def class_weights(labels: list[int], mode_off: bool) -> torch.Tensor:
-    """Inverse frequency, mean 1 over the classes present; absent classes weigh 0."""
+    """Inverse class frequency, scaled so the average training image weighs 1; absent classes weigh 0."""
     counts = np.bincount(labels, minlength=NUM_CLASSES).astype(np.float64)
     if mode_off:
         return torch.tensor((counts > 0).astype(np.float32))

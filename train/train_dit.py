@@ -30,7 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from accelerate import Accelerator
-from accelerate.utils import ProjectConfiguration, broadcast
+from accelerate.utils import ProjectConfiguration, broadcast, set_seed
 from diffusers.optimization import get_scheduler
 from diffusers.training_utils import EMAModel
 from huggingface_hub import ModelCard
@@ -204,6 +204,7 @@ def main(argv=None) -> dict:
 
     # -- model and scheduler ------------------------------------------------------------------
     model_config = {**PRESETS[args.preset], **parse_overrides(args.model_override), "num_classes": NUM_CLASSES}
+    set_seed(args.seed)  # the initial weights; everything later draws from step_generator
     model = TinyDiTModel(**model_config)
     noise_scheduler = FlowMatchScheduler(prediction_type=args.prediction_type)
     sample_size = model.config.sample_size
@@ -281,7 +282,7 @@ def main(argv=None) -> dict:
     }
 
     # -- resume ---------------------------------------------------------------------------------
-    global_step, elapsed_before, last_loss = 0, 0.0, float("nan")
+    global_step, elapsed_before, last_loss, loss_avg = 0, 0.0, float("nan"), None
     if is_main and remove_stale_tmp(ckpt_root):
         accelerator.print("Removed checkpoint-*.tmp folders left by a run killed while saving")
     accelerator.wait_for_everyone()
@@ -291,6 +292,7 @@ def main(argv=None) -> dict:
         accelerator.load_state(str(checkpoint))
         state = json.loads((checkpoint / "trainer_state.json").read_text())
         global_step, elapsed_before, last_loss = state["step"], state["elapsed_seconds"], state["loss"]
+        loss_avg = state.get("loss_smooth")
         accelerator.print(f"Resumed from {checkpoint} at step {global_step}")
     elif args.resume:
         accelerator.print(f"--resume {args.resume}: no checkpoint in {ckpt_root}, starting from scratch")
@@ -307,7 +309,12 @@ def main(argv=None) -> dict:
     )
 
     def trainer_state() -> dict:
-        return {"step": global_step, "elapsed_seconds": elapsed_before + time.time() - t_start, "loss": last_loss}
+        return {
+            "step": global_step,
+            "elapsed_seconds": elapsed_before + time.time() - t_start,
+            "loss": last_loss,
+            "loss_smooth": loss_avg,
+        }
 
     def checkpoint_now() -> None:
         save_checkpoint(accelerator, ckpt_root, global_step, run_config, trainer_state(), args.checkpoints_total_limit)
@@ -333,7 +340,6 @@ def main(argv=None) -> dict:
     stream = batch_stream(accelerator, loader, sampler, start_batch=global_step * accum)
     progress = tqdm(total=args.max_steps, initial=global_step, desc="train_dit", disable=not is_main)
     t_start = time.time()
-    loss_avg = None
     timed_steps, timed_seconds = 0, 0.0  # pure training-step time (no sampling/saving), for images/s
     images_per_step = args.batch_size * accelerator.num_processes * accum
     model.train()
