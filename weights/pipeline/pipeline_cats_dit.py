@@ -19,8 +19,8 @@ import json
 import math
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -30,8 +30,19 @@ from diffusers.utils.torch_utils import randn_tensor
 
 MASK32 = 0xFFFFFFFF
 DEFAULT_ID2LABEL = {
-    0: "Abyssinian", 1: "Bengal", 2: "Birman", 3: "Bombay", 4: "British_Shorthair", 5: "Egyptian_Mau",
-    6: "Maine_Coon", 7: "Persian", 8: "Ragdoll", 9: "Russian_Blue", 10: "Siamese", 11: "Sphynx", 12: "other",
+    0: "Abyssinian",
+    1: "Bengal",
+    2: "Birman",
+    3: "Bombay",
+    4: "British_Shorthair",
+    5: "Egyptian_Mau",
+    6: "Maine_Coon",
+    7: "Persian",
+    8: "Ragdoll",
+    9: "Russian_Blue",
+    10: "Siamese",
+    11: "Sphynx",
+    12: "other",
 }
 
 
@@ -196,7 +207,9 @@ class CatsDiTPipeline(DiffusionPipeline):
         if scheduler is None:
             library, class_name = index.get("scheduler", [None, None])
             if library in ("diffusers",):
-                scheduler = getattr(importlib.import_module("diffusers"), class_name).from_pretrained(path / "scheduler")
+                scheduler = getattr(importlib.import_module("diffusers"), class_name).from_pretrained(
+                    path / "scheduler"
+                )
             else:
                 scheduler = sched_mod.FlowMatchScheduler.from_pretrained(path / "scheduler")
         return cls(transformer=transformer, scheduler=scheduler, id2label=index.get("id2label"))

@@ -203,9 +203,7 @@ class TinyDiTModel(ModelMixin, ConfigMixin):
         grid = sample_size // patch_size
         self.patch_embed = nn.Conv2d(in_channels, hidden_size, patch_size, stride=patch_size)
         self.register_buffer("pos_embed", sincos_pos_embed_2d(hidden_size, grid)[None], persistent=False)
-        self.time_embed = nn.Sequential(
-            nn.Linear(256, hidden_size), nn.SiLU(), nn.Linear(hidden_size, hidden_size)
-        )
+        self.time_embed = nn.Sequential(nn.Linear(256, hidden_size), nn.SiLU(), nn.Linear(hidden_size, hidden_size))
         self.class_embed = nn.Embedding(num_classes + 1, hidden_size)
         self.blocks = nn.ModuleList(DiTBlock(hidden_size, num_heads, mlp_ratio) for _ in range(depth))
         self.final_layer = FinalLayer(hidden_size, patch_size, in_channels)
@@ -221,7 +219,7 @@ class TinyDiTModel(ModelMixin, ConfigMixin):
         return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
 
     @classmethod
-    def from_preset(cls, name: str, **overrides) -> "TinyDiTModel":
+    def from_preset(cls, name: str, **overrides) -> TinyDiTModel:
         if name not in PRESETS:
             raise ValueError(f"Unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
         return cls(**{**PRESETS[name], **overrides})
