@@ -2,7 +2,7 @@
 
 1. Generator training images/s (``train/train_dit.py``'s own timing of pure training steps, no
    sampling or saving) at the ``demo`` and ``s128`` presets, 1 process vs 2 processes
-   (``accelerate launch --num_processes 2 --cpu``), one torch thread per process.
+   (``accelerate launch --multi_gpu --num_processes 2`` + ``--cpu``), one torch thread per process.
 2. Data loading images/s for the 128 px generator transform over a cartoon-cats tree: decoding
    the original JPEGs every time vs the pre-resized cache (``ImageDataset(cache_dir=...)``).
 
@@ -38,6 +38,7 @@ def train_speed(data: Path, preset: str, processes: int, batch: int, steps: int,
         str(data),
         "--output-dir",
         str(out),
+        "--cpu",
         "--preset",
         preset,
         "--batch-size",
@@ -63,11 +64,11 @@ def train_speed(data: Path, preset: str, processes: int, batch: int, steps: int,
             sys.executable,
             "-m",
             "accelerate.commands.launch",
+            "--multi_gpu",  # with the script's --cpu: N gloo processes (`launch --cpu` would start one)
             "--num_processes",
             str(processes),
             "--num_machines",
             "1",
-            "--cpu",
             "--mixed_precision",
             "no",
             "--dynamo_backend",
