@@ -67,16 +67,6 @@ def count_flops(fn, *args, backward: bool) -> int:
     return counter.get_total_flops()
 
 
-def best_time(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", default="s128", choices=sorted(PRESETS))
@@ -94,7 +84,9 @@ def main() -> None:
     y = torch.randint(0, 13, (args.batch,))
     x2, t2, y2 = x[:2], t[:2], torch.tensor([1, 13])
 
-    rows = []
+    # Interleave the two models repeat by repeat and keep each one's best time, so load
+    # changes on a shared machine hit both alike.
+    entries = []
     for name, (model, call) in build_models(args.preset).items():
         params = sum(p.numel() for p in model.parameters())
 
@@ -102,15 +94,27 @@ def main() -> None:
             model.zero_grad(set_to_none=True)
             call(x, t, y).square().mean().backward()
 
-        @torch.no_grad()
         def sample_step(call=call):
-            call(x2, t2, y2)
+            with torch.no_grad():
+                call(x2, t2, y2)
 
-        train_flops = count_flops(call, x, t, y, backward=True)
+        flops = count_flops(call, x, t, y, backward=True)
         model.zero_grad(set_to_none=True)
-        t_train = best_time(train_step, args.repeats)
-        t_sample = best_time(sample_step, args.repeats * 3)
-        rows.append((name, params, args.batch / t_train, t_sample * 1000, train_flops / t_train))
+        train_step()  # warm-up
+        sample_step()
+        entries.append({"name": name, "params": params, "flops": flops, "train": train_step, "sample": sample_step})
+    best = {(e["name"], k): float("inf") for e in entries for k in ("train", "sample")}
+    for _ in range(args.repeats):
+        for e in entries:
+            for kind, reps in (("train", 1), ("sample", 3)):
+                for _ in range(reps):
+                    start = time.perf_counter()
+                    e[kind]()
+                    best[e["name"], kind] = min(best[e["name"], kind], time.perf_counter() - start)
+    rows = []
+    for e in entries:
+        t_train, t_sample = best[e["name"], "train"], best[e["name"], "sample"]
+        rows.append((e["name"], e["params"], args.batch / t_train, t_sample * 1000, e["flops"] / t_train))
 
     print(
         f"\n## TinyDiT `{args.preset}` vs diffusers DiT on CPU ({platform.processor() or platform.machine()}, "
