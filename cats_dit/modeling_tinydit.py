@@ -29,9 +29,7 @@ from torch import nn
 PRESETS: dict[str, dict] = {
     "tiny": dict(sample_size=16, patch_size=4, hidden_size=64, depth=2, num_heads=4, mlp_ratio=4.0, qk_norm=False),
     "demo": dict(sample_size=32, patch_size=4, hidden_size=192, depth=6, num_heads=6, mlp_ratio=4.0, qk_norm=False),
-    "s128": dict(
-        sample_size=128, patch_size=8, hidden_size=384, depth=12, num_heads=6, mlp_ratio=4.0, qk_norm=False
-    ),
+    "s128": dict(sample_size=128, patch_size=8, hidden_size=384, depth=12, num_heads=6, mlp_ratio=4.0, qk_norm=False),
 }
 
 
