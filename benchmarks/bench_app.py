@@ -32,6 +32,7 @@ from gradio_client import Client  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
 import app  # noqa: E402
+from benchmarks._load import load_average, load_line  # noqa: E402
 from cats_dit.serving import DEFAULTS, load_service  # noqa: E402
 from cats_dit.serving.loading import threads_per_job  # noqa: E402
 from cats_dit.serving.sources import DEFAULT_PIPELINE  # noqa: E402
@@ -107,6 +108,7 @@ def main() -> None:
     settings = (d["breed"], d["num_images"], d["steps"], d["guidance"], d["sampler"], 0, True)
     user_counts = [int(u) for u in args.users.split(",")]
     rows = []
+    load_at_start = load_average()
     for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
         threads = threads_per_job(args.concurrency)  # as app.py's main() does
         torch.set_num_threads(threads)
@@ -146,6 +148,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     for backend, users, n, rpm, med, p95, errors in rows:
         print(f"| {backend} | {users} | {n} | {rpm:.1f} | {med:.2f} | {p95:.2f} | {errors} |")
+    print(f"\n{load_line(load_at_start)}")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ import numpy as np  # noqa: E402
 import onnxruntime as ort  # noqa: E402
 import torch  # noqa: E402
 
+from benchmarks._load import load_average, load_line, ratio  # noqa: E402
 from cats_dit.onnx_pipeline import OnnxCatsDiTPipeline, make_session  # noqa: E402
 from export.export_models import export_generator_files  # noqa: E402
 from export.testing import build_tiny_pipeline  # noqa: E402
@@ -113,7 +114,7 @@ def bench_preset(preset: str, args, workdir: Path) -> list[dict]:
     return rows
 
 
-def table(rows: list[dict], args) -> str:
+def table(rows: list[dict], args, load: float) -> str:
     lines = [
         f"Threads: {args.threads}; per step = one guided model call (batch 2); full image = 1 image, "
         f"{args.steps} steps, guidance {args.guidance}; torch {torch.__version__}, onnxruntime {ort.__version__}.",
@@ -125,20 +126,21 @@ def table(rows: list[dict], args) -> str:
     for r in rows:
         lines.append(
             f"| {r['preset']} | {r['backend']} | {r['size'] / 1e6:.1f} | {1000 * r['step']:.1f} | {r['image']:.2f} "
-            f"| {base[r['preset']] / r['step']:.2f}x |"
+            f"| {ratio(base[r['preset']] / r['step'], load)} |"
         )
-    return "\n".join(lines)
+    return "\n".join([*lines, "", load_line(load)])
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
+    load = load_average()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for preset in [p.strip() for p in args.presets.split(",") if p.strip()]:
             print(f"benchmarking {preset} ...", file=sys.stderr)
             rows += bench_preset(preset, args, Path(tmp))
-    text = table(rows, args)
+    text = table(rows, args, load)
     print(text)
     if args.out:
         args.out.write_text(text + "\n")

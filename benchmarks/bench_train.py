@@ -21,6 +21,10 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._load import load_average, load_line, ratio  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -118,6 +122,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
+        load_at_start = load_average()
         data = Path(args.data_root) if args.data_root else None
         if data is None:
             from cats_dit.data import make_cartoon_dataset
@@ -141,7 +146,8 @@ def main() -> None:
     base = {}
     for preset, procs, gb, ips in rows:
         base.setdefault(preset, ips)
-        print(f"| {preset} | {procs} | {gb} | {ips:.1f} | {ips / base[preset]:.2f}x |")
+        print(f"| {preset} | {procs} | {gb} | {ips:.1f} | {ratio(ips / base[preset], load_at_start)} |")
+    print(f"\n{load_line(load_at_start)}")
     print("\nData loading (128 px generator transform, 1 process, batch 32)\n")
     print("| source | images/s |")
     print("|---|---|")
