@@ -1,5 +1,6 @@
-// models.json and the ONNX files: download with progress, verify size and sha256, keep in
-// the Cache API (keyed by sha256, so a re-export is downloaded again and a stale copy is dropped).
+// models.json and the ONNX files (and their external data files): download with progress,
+// verify size and sha256, keep in the Cache API (keyed by sha256, so a re-export is downloaded
+// again and a stale copy is dropped).
 
 export const CACHE_NAME = 'cats-dit-models-v1';
 
@@ -55,7 +56,16 @@ export function pickFile(config, section, precision) {
   for (const key of ['name', 'size', 'sha256']) {
     if (entry[key] === undefined) throw new ModelError(`models.json: ${section} ${chosen} entry has no "${key}"`);
   }
-  return { ...entry, precision: chosen };
+  const external = entry.external_data || [];
+  if (!Array.isArray(external)) throw new ModelError(`models.json: ${section} ${chosen} "external_data" is not a list`);
+  external.forEach((item, i) => {
+    for (const key of ['name', 'size', 'sha256']) {
+      if (item?.[key] === undefined) {
+        throw new ModelError(`models.json: ${section} ${chosen} external_data[${i}] has no "${key}"`);
+      }
+    }
+  });
+  return { ...entry, external_data: external, precision: chosen };
 }
 
 export async function sha256Hex(buffer) {
@@ -156,4 +166,27 @@ export async function fetchModel(entry, baseUrl, label, onProgress = () => {}) {
     }
   }
   return bytes;
+}
+
+/**
+ * The verified bytes of a model and of each of its external data files, as
+ * {bytes, externalData: [{path, data}], size} (onnxruntime-web's `externalData` session option:
+ * `path` is the location the .onnx file names). One progress stream over all files.
+ */
+export async function fetchModelFiles(entry, baseUrl, label, onProgress = () => {}) {
+  const parts = [entry, ...(entry.external_data || [])];
+  const total = parts.reduce((sum, p) => sum + p.size, 0);
+  let done = 0;
+  let allCached = true;
+  const out = [];
+  for (const part of parts) {
+    const bytes = await fetchModel(part, baseUrl, label, (p) => {
+      allCached = allCached && p.cached;
+      onProgress({ loaded: done + p.loaded, total, cached: allCached && done + p.loaded === total });
+    });
+    done += bytes.length;
+    out.push(bytes);
+  }
+  const [bytes, ...extra] = out;
+  return { bytes, externalData: extra.map((data, i) => ({ path: parts[i + 1].name, data })), size: total };
 }

@@ -1,7 +1,8 @@
 // All model work runs here, off the page's main thread: backend choice, downloads,
 // onnxruntime-web sessions, sampling, classification.
 
-import { fetchModel, loadModelsJson, pickFile } from './models.js';
+import { fetchModelFiles, loadModelsJson, pickFile } from './models.js';
+import { chooseThreads } from './threads.js';
 import { CancelledError, generate } from './sampler.js';
 import { preprocessTensor, rgbaToTensor, softmax } from './preprocess.js';
 
@@ -15,7 +16,7 @@ let cancelRequested = false;
 const post = (msg, transfer = []) => self.postMessage(msg, transfer);
 
 /** WebGPU when an adapter exists (loading only that build), else the smaller WASM build. */
-async function startRuntime({ backend: wanted, threads: wantedThreads }) {
+async function startRuntime({ backend: wanted }) {
   let fallbackReason = null;
   if (wanted === 'wasm') {
     fallbackReason = 'WASM requested';
@@ -39,26 +40,47 @@ async function startRuntime({ backend: wanted, threads: wantedThreads }) {
         'cd static_site && npm ci && npm run build (or python -m static_site.build)',
     );
   }
-  const isolated = self.crossOriginIsolated === true;
-  let threads = isolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
-  if (wantedThreads && isolated) threads = Math.max(1, Math.min(threads, Number(wantedThreads)));
   ort.env.wasm.wasmPaths = VENDOR;
-  ort.env.wasm.numThreads = threads;
   ort.env.wasm.proxy = false; // already off the main thread
-  runtime = { backend, threads, isolated, fallbackReason, version: ort.env.versions?.web || '' };
-  post({ type: 'runtime', ...runtime });
+  const isolated = self.crossOriginIsolated === true;
+  runtime = { backend, threads: 1, isolated, fallbackReason, version: ort.env.versions?.web || '', file };
 }
 
-async function loadSession(section, precision) {
+/** Fix the WASM thread count (once: onnxruntime-web sizes its thread pool on the first session). */
+async function setThreads(wantedThreads, generator) {
+  const choice = await chooseThreads({
+    isolated: runtime.isolated,
+    wanted: wantedThreads,
+    backend: runtime.backend,
+    files: generator?.files,
+    modelSha: generator?.entry.sha256,
+    config: models?.config,
+    baseUrl: models?.baseUrl,
+    version: runtime.version,
+  });
+  ort.env.wasm.numThreads = choice.threads;
+  const { file, ...shown } = runtime;
+  runtime = { ...runtime, threads: choice.threads, threadChoice: choice };
+  post({ type: 'runtime', ...shown, threads: choice.threads, threadChoice: choice });
+}
+
+async function fetchSection(section, precision) {
   const entry = pickFile(models.config, section, precision);
   const label = `${section} ${entry.precision}`;
   const t0 = performance.now();
-  const bytes = await fetchModel(entry, models.baseUrl, label, (p) => post({ type: 'progress', section, ...p }));
-  const downloadMs = performance.now() - t0;
+  const files = await fetchModelFiles(entry, models.baseUrl, label, (p) => post({ type: 'progress', section, ...p }));
+  return { section, entry, label, files, t0, downloadMs: performance.now() - t0 };
+}
+
+async function createSession({ section, entry, label, files, t0, downloadMs }) {
   const providers = runtime.backend === 'webgpu' ? ['webgpu', 'wasm'] : ['wasm'];
   let session;
   try {
-    session = await ort.InferenceSession.create(bytes, { executionProviders: providers, graphOptimizationLevel: 'all' });
+    session = await ort.InferenceSession.create(files.bytes, {
+      executionProviders: providers,
+      graphOptimizationLevel: 'all',
+      externalData: files.externalData,
+    });
   } catch (err) {
     throw new Error(`${label}: onnxruntime-web could not load ${entry.name}: ${err.message || err}`);
   }
@@ -69,10 +91,15 @@ async function loadSession(section, precision) {
     section,
     precision: entry.precision,
     name: entry.name,
-    size: entry.size,
+    size: files.size,
+    externalFiles: files.externalData.length,
     downloadMs,
     loadMs: performance.now() - t0,
   });
+}
+
+async function loadSession(section, precision) {
+  await createSession(await fetchSection(section, precision));
 }
 
 async function runGenerator(sample, timesteps, labels, batch) {
@@ -133,15 +160,33 @@ async function onClassify(msg) {
 
 async function onInit(msg) {
   await startRuntime(msg);
-  models = await loadModelsJson(msg.modelsUrl);
+  try {
+    models = await loadModelsJson(msg.modelsUrl);
+  } catch (err) {
+    await setThreads(msg.threads, null);
+    throw err;
+  }
   post({ type: 'models', config: models.config, baseUrl: models.baseUrl });
-  // Load each model on its own: a broken classifier must not stop the generator.
-  for (const section of ['generator', 'classifier']) {
-    try {
-      await loadSession(section, msg.precision?.[section]);
-    } catch (err) {
-      post({ type: 'error', section, message: err.message || String(err) });
-    }
+  // Load each model on its own: a broken classifier must not stop the generator. The thread
+  // count is measured on the generator, so its files come first.
+  let generator = null;
+  let generatorError = null;
+  try {
+    generator = await fetchSection('generator', msg.precision?.generator);
+  } catch (err) {
+    generatorError = err;
+  }
+  await setThreads(msg.threads, generator);
+  try {
+    if (generatorError) throw generatorError;
+    await createSession(generator);
+  } catch (err) {
+    post({ type: 'error', section: 'generator', message: err.message || String(err) });
+  }
+  try {
+    await loadSession('classifier', msg.precision?.classifier);
+  } catch (err) {
+    post({ type: 'error', section: 'classifier', message: err.message || String(err) });
   }
 }
 
