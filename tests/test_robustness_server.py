@@ -174,3 +174,24 @@ def test_sigterm_removes_the_servers_temporary_folders(tmp_path):
         assert proc.wait(timeout=30) == 143
     left = sorted(p.name for p in tmp.iterdir() if p.name != "server.log")
     assert left == [], f"left behind after SIGTERM: {left}"
+
+
+@pytest.mark.browser
+def test_html_typed_as_a_breed_shows_as_text_in_the_error_toast(demo_server):
+    from static_site import testing as st
+
+    if not Path(st.CHROMIUM).exists():
+        pytest.skip(f"{st.CHROMIUM} is missing")
+    typed = "<b>Tabby</b><img src=x>"
+    with st.chromium() as browser:
+        page = browser.new_page()
+        page.goto(demo_server[0])
+        box = page.get_by_role("listbox", name="Breed")
+        box.click()
+        box.fill(typed)
+        box.press("Enter")
+        page.get_by_role("button", name="Generate", exact=True).click()
+        toast = page.locator(".toast-body").filter(has_text="Unknown breed")
+        toast.wait_for(timeout=30_000)
+        assert f"Unknown breed '{typed}'" in toast.inner_text()  # the user's text, literally
+        assert toast.locator("b, img").count() == 0, toast.inner_html()
