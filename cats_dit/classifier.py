@@ -16,7 +16,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from .breeds import LABELS
-from .preprocessing import image_to_array, preprocess_array
+from .preprocessing import image_to_array, preprocess_array, preprocess_image
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -109,8 +109,10 @@ class BreedClassifier(nn.Module):
         c = self.config
         batch = []
         for img in images:
-            t = img if torch.is_tensor(img) else image_to_tensor(img)
-            batch.append(preprocess_tensor(t, c["resize_size"], c["image_size"], c["mean"], c["std"]))
+            if torch.is_tensor(img):
+                batch.append(preprocess_tensor(img, c["resize_size"], c["image_size"], c["mean"], c["std"]))
+            else:
+                batch.append(torch.from_numpy(preprocess_image(img, c)))
         return torch.cat(batch)
 
     @torch.no_grad()

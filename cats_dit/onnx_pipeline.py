@@ -23,7 +23,7 @@ import numpy as np
 import onnxruntime as ort
 
 from .noise import image_seeds, seeded_noise
-from .preprocessing import image_to_array, preprocess_array  # noqa: F401  (re-exported)
+from .preprocessing import image_to_array, preprocess_array, preprocess_image  # noqa: F401  (re-exported)
 
 MODELS_JSON = "models.json"
 
@@ -342,13 +342,7 @@ class OnnxBreedClassifier:
         """PIL images / arrays (one or a list) -> [B, 3, S, S] float32."""
         if not isinstance(images, (list, tuple)):
             images = [images]
-        p = self.preprocess_config
-        return np.concatenate(
-            [
-                preprocess_array(image_to_array(img), p["resize_size"], p["image_size"], p["mean"], p["std"])
-                for img in images
-            ]
-        )
+        return np.concatenate([preprocess_image(img, self.preprocess_config) for img in images])
 
     def logits(self, pixel_values: np.ndarray) -> np.ndarray:
         return self.session.run(["logits"], {"pixel_values": np.ascontiguousarray(pixel_values, dtype=np.float32)})[0]

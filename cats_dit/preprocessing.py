@@ -61,8 +61,18 @@ def image_to_array(image) -> np.ndarray:
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(background, rgba)
-    arr = np.asarray(image.convert("RGB"), dtype=np.uint8)
-    return arr.transpose(2, 0, 1).astype(np.float32) / 255.0
+    out = np.asarray(image.convert("RGB"), dtype=np.uint8).transpose(2, 0, 1).astype(np.float32)
+    out /= np.float32(255.0)  # in place: a big photo needs one float copy, not two
+    return out
+
+
+def preprocess_image(image, config: dict) -> np.ndarray:
+    """One PIL image or array -> normalised float32 [1, 3, S, S] for ``config`` (``resize_size``,
+    ``image_size``, ``mean``, ``std``). A PIL image's shape is checked before any pixel is converted."""
+    if not isinstance(image, np.ndarray):
+        check_image_shape(image.height, image.width)
+    x = image_to_array(image)
+    return preprocess_array(x, config["resize_size"], config["image_size"], config["mean"], config["std"])
 
 
 def resized_size(height: int, width: int, resize_size: int) -> tuple[int, int]:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cats_dit.preprocessing import MAX_ASPECT_RATIO, image_to_array, preprocess_array
+from cats_dit.preprocessing import MAX_ASPECT_RATIO, image_to_array, preprocess_array, preprocess_image
 
 REPO = Path(__file__).resolve().parents[1]
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -25,6 +25,16 @@ def test_thin_images_are_refused_with_the_reason(size):
     w, h = size
     assert f"Image is {w}x{h} pixels (aspect ratio {max(w, h) // min(w, h)}:1)" in str(info.value)
     assert f"more than {MAX_ASPECT_RATIO} times wider than tall" in str(info.value)
+
+
+def test_a_thin_pil_image_is_refused_before_its_pixels_are_converted():
+    img = Image.new("L", (5_000_000, 1))  # 5 MB of pixels, 60 MB as float RGB
+    tracemalloc.start()
+    with pytest.raises(ValueError, match="aspect ratio 5000000:1"):
+        preprocess_image(img, {"resize_size": 73, "image_size": 64, "mean": MEAN, "std": STD})
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 1e6, f"peak {peak / 1e6:.1f} MB: the image was converted before being refused"
 
 
 def test_the_widest_allowed_image_costs_only_its_crop():

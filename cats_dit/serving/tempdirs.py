@@ -24,8 +24,18 @@ def private_gradio_temp_dir() -> Path | None:
 
 
 def remove_on_exit(*folders: Path | str | None) -> None:
-    """Delete ``folders`` at interpreter exit, and turn SIGTERM into a normal exit so that happens."""
+    """Delete ``folders`` at interpreter exit, and on SIGTERM (first, then exit normally: if the
+    shutdown stalls and the process is killed, the folders are already gone)."""
     paths = [Path(f) for f in folders if f]
-    atexit.register(lambda: [shutil.rmtree(p, ignore_errors=True) for p in paths])
+
+    def remove():
+        for p in paths:
+            shutil.rmtree(p, ignore_errors=True)
+
+    def on_sigterm(signum, _frame):
+        remove()
+        sys.exit(128 + signum)
+
+    atexit.register(remove)
     if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
-        signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
+        signal.signal(signal.SIGTERM, on_sigterm)

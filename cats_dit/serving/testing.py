@@ -55,7 +55,7 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def app_server(*args: str, tmpdir: str | Path, timeout_s: float = 180):
+def app_server(*args: str, tmpdir: str | Path, timeout_s: float = 600):
     """``python app.py ARGS`` on a free localhost port with its own TMPDIR; yields (url, Popen).
 
     Stopped with SIGTERM (then SIGKILL) on exit. The repo root is the working directory."""

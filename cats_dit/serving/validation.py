@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..breeds import CAT_BREEDS, LABELS, to_name
+from ..preprocessing import check_image_shape
 
 RANDOM = "random"
 BREED_CHOICES: tuple[str, ...] = LABELS + (RANDOM,)
@@ -185,6 +186,7 @@ def _open_checked(file, name: str, max_pixels: int) -> Image.Image:
         raise ValueError(f"{name} is corrupt and cannot be decoded ({exc})") from None
     if image.width * image.height > max_pixels:  # also when PIL's own limit was switched off
         raise ValueError(_too_big(image.width, image.height, max_pixels))
+    check_image_shape(image.height, image.width)  # a 40000x1 strip is refused from its header
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
