@@ -10,6 +10,12 @@ import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no analytics calls
 
+from cats_dit.serving.tempdirs import private_gradio_temp_dir, remove_on_exit  # noqa: E402
+
+# A server's own Gradio cache, so that exiting (SIGTERM included) can remove it; set before gradio loads.
+GRADIO_TMP = private_gradio_temp_dir() if __name__ == "__main__" else None
+
+import html  # noqa: E402
 import random  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -22,13 +28,15 @@ from cats_dit.serving.about import about_markdown, banner_markdown  # noqa: E402
 from cats_dit.serving.cli import build_parser  # noqa: E402
 from cats_dit.serving.loading import threads_per_job  # noqa: E402
 from cats_dit.serving.sources import ModelLoadError  # noqa: E402
-from cats_dit.serving.validation import LIMITS, MAX_SEED, configure_pil  # noqa: E402
+from cats_dit.serving.validation import LIMITS, MAX_SEED, MAX_UPLOAD_BYTES, configure_pil  # noqa: E402
 
 try:  # ZeroGPU Spaces: run the handlers on a borrowed GPU; a no-op everywhere else.
     import spaces
 
     gpu = spaces.GPU
+    ZERO_GPU = True
 except ImportError:
+    ZERO_GPU = False
 
     def gpu(fn):
         return fn
@@ -46,21 +54,39 @@ CSS = """
 BREED_CHOICES = [(name, label) for name, label in zip(DISPLAY_NAMES, LABELS)] + [("Random breed", "random")]
 
 
+def user_error(exc: Exception) -> gr.Error:
+    # The toast renders HTML: escape it so text the user typed (a breed name) is shown as text.
+    return gr.Error(html.escape(str(exc), quote=False), print_exception=False)
+
+
 def build_demo(service: Service) -> gr.Blocks:
-    @gpu
-    def generate(breed, num_images, steps, guidance, sampler, seed, check, progress=gr.Progress()):
+    # Async: Stop / cancel cancels the task awaiting the job, which cancels the sampler within one
+    # step, also before the first preview (no thread is left waiting for it).
+    async def generate(breed, num_images, steps, guidance, sampler, seed, check, progress=gr.Progress()):
         try:
-            for update in service.generate(breed, num_images, steps, guidance, sampler, seed, check, progress):
+            async for update in service.generate_async(
+                breed, num_images, steps, guidance, sampler, seed, check, progress
+            ):
                 yield update.gallery, update.status, update.info
         except (ValueError, ModelLoadError) as exc:
-            raise gr.Error(str(exc), print_exception=False) from None
+            raise user_error(exc) from None
+
+    if ZERO_GPU:  # spaces.GPU wraps plain generators; closing one cancels its job too
+
+        @gpu
+        def generate(breed, num_images, steps, guidance, sampler, seed, check, progress=gr.Progress()):  # noqa: F811
+            try:
+                for update in service.generate(breed, num_images, steps, guidance, sampler, seed, check, progress):
+                    yield update.gallery, update.status, update.info
+            except (ValueError, ModelLoadError) as exc:
+                raise user_error(exc) from None
 
     @gpu
     def classify(image):
         try:
             return service.classify(image)
         except (ValueError, ModelLoadError) as exc:
-            raise gr.Error(str(exc), print_exception=False) from None
+            raise user_error(exc) from None
 
     d = service.defaults
     # delete_cache: served PNGs and uploads older than an hour are removed every hour.
@@ -105,7 +131,7 @@ def build_demo(service: Service) -> gr.Blocks:
                     show_progress_on=[gallery],
                     preprocess=False,  # raw values: cats_dit.serving.validation names each bad setting
                 )
-                # Cancelling closes the handler's generator, which stops the sampler at its next step.
+                # Cancelling the job cancels its sampler at the next step (GenerateJob.cancel).
                 stop.click(None, cancels=[job], api_visibility="private")
 
             with gr.Tab("Classify", id="classify"):
@@ -157,7 +183,7 @@ def launch(demo: gr.Blocks, host=None, port=None, concurrency=2, max_queue=64, *
         server_port=port,
         theme=THEME,
         css=CSS,
-        max_file_size="20mb",
+        max_file_size=MAX_UPLOAD_BYTES,
         footer_links=["api"],
         show_error=True,
         **kwargs,
@@ -170,6 +196,8 @@ def main(argv=None) -> None:
     threads = threads_per_job(args.concurrency)
     torch.set_num_threads(threads)  # concurrent jobs share the cores instead of oversubscribing them
     service = load_service(args.model, args.classifier, args.backend, args.onnx_dir, args.device, threads=threads)
+    service.limit_jobs(args.concurrency)
+    remove_on_exit(service.outputs.root, GRADIO_TMP)
     launch(build_demo(service), args.host, args.port, args.concurrency, args.max_queue)
 
 

@@ -1,13 +1,7 @@
-"""BreedClassifier: a torchvision backbone with a 13-way head, its preprocessing, save/load.
+"""BreedClassifier: a torchvision backbone with a 13-way head, save/load.
 
-The preprocessing is plain tensor maths written into the saved config (and from there into
-``models.json``) so the browser can reproduce it exactly:
-
-1. RGB uint8 -> float32 in [0, 1], CHW;
-2. resize so the shorter side is ``resize_size`` (bilinear, ``align_corners=False``, no
-   antialias; the longer side is ``round(long * resize_size / short)``);
-3. centre crop ``image_size`` x ``image_size`` (top = round((h - size) / 2), same for left);
-4. ``(x - mean) / std`` per channel.
+Its preprocessing (config ``resize_size``, ``image_size``, ``mean``, ``std``) is
+``cats_dit.preprocessing``, shared with the ONNX path and mirrored by the browser.
 """
 
 from __future__ import annotations
@@ -17,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 from safetensors.torch import load_file, save_file
 from torch import nn
 
 from .breeds import LABELS
+from .preprocessing import image_to_array, preprocess_array, preprocess_image
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -65,45 +59,14 @@ def build_backbone(name: str, num_classes: int, pretrained: bool = False) -> nn.
 
 def image_to_tensor(image: Image.Image | np.ndarray) -> torch.Tensor:
     """Any PIL image (L, LA, P, RGBA, I;16, CMYK ...) or HxW[xC] array -> float32 [3, H, W] in [0, 1]."""
-    if isinstance(image, np.ndarray):
-        arr = image
-        if arr.ndim == 2:
-            arr = np.stack([arr] * 3, axis=-1)
-        if arr.shape[-1] == 4:
-            arr = arr[..., :3]
-        if arr.dtype == np.uint8:
-            arr = arr.astype(np.float32) / 255.0
-        elif arr.dtype == np.uint16:
-            arr = arr.astype(np.float32) / 65535.0
-        return torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32)).permute(2, 0, 1).clamp(0, 1)
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        arr = np.asarray(image, dtype=np.float32)
-        arr = arr / (65535.0 if arr.max() > 255 else 255.0)
-        return torch.from_numpy(np.stack([arr] * 3)).clamp(0, 1)
-    if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, rgba)
-    arr = np.asarray(image.convert("RGB"), dtype=np.uint8)
-    return torch.from_numpy(arr.copy()).permute(2, 0, 1).float() / 255.0
+    return torch.from_numpy(image_to_array(image))
 
 
 def preprocess_tensor(x: torch.Tensor, resize_size: int, image_size: int, mean, std) -> torch.Tensor:
-    """[3, H, W] or [B, 3, H, W] float in [0, 1] -> normalised [B, 3, S, S] (see module docstring)."""
-    if x.ndim == 3:
-        x = x[None]
-    h, w = x.shape[-2:]
-    short = min(h, w)
-    new_h = resize_size if h == short else round(h * resize_size / short)
-    new_w = resize_size if w == short else round(w * resize_size / short)
-    if (new_h, new_w) != (h, w):
-        x = F.interpolate(x, size=(new_h, new_w), mode="bilinear", align_corners=False, antialias=False)
-    top = int(round((new_h - image_size) / 2.0))
-    left = int(round((new_w - image_size) / 2.0))
-    x = x[..., top : top + image_size, left : left + image_size]
-    mean_t = torch.tensor(mean, dtype=x.dtype).view(1, 3, 1, 1)
-    std_t = torch.tensor(std, dtype=x.dtype).view(1, 3, 1, 1)
-    return (x - mean_t) / std_t
+    """[3, H, W] or [B, 3, H, W] float in [0, 1] -> normalised [B, 3, S, S] on ``x``'s device
+    (``cats_dit.preprocessing.preprocess_array``: only the crop window is computed)."""
+    out = preprocess_array(x.detach().float().cpu().numpy(), resize_size, image_size, mean, std)
+    return torch.from_numpy(out).to(x.device)
 
 
 class BreedClassifier(nn.Module):
@@ -146,8 +109,10 @@ class BreedClassifier(nn.Module):
         c = self.config
         batch = []
         for img in images:
-            t = img if torch.is_tensor(img) else image_to_tensor(img)
-            batch.append(preprocess_tensor(t, c["resize_size"], c["image_size"], c["mean"], c["std"]))
+            if torch.is_tensor(img):
+                batch.append(preprocess_tensor(img, c["resize_size"], c["image_size"], c["mean"], c["std"]))
+            else:
+                batch.append(torch.from_numpy(preprocess_image(img, c)))
         return torch.cat(batch)
 
     @torch.no_grad()

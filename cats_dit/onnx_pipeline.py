@@ -6,8 +6,8 @@ seeded noise (``cats_dit.noise``), classifier-free guidance as one session run o
 ``[cond..., uncond...]``. For the same seed, breed and settings its fp32 images match the
 torch pipeline's within 1/255 per pixel almost everywhere (tests/test_onnx_pipeline.py).
 
-``OnnxBreedClassifier`` runs the exported classifier with the numpy twin of
-``cats_dit.classifier.preprocess_tensor`` (bilinear, no antialias, centre crop, mean/std).
+``OnnxBreedClassifier`` runs the exported classifier after ``cats_dit.preprocessing`` (the same
+numpy code the torch classifier uses: bilinear, no antialias, centre crop, mean/std).
 
 Both read an export folder written by ``python -m export`` (``models.json`` + ONNX files).
 """
@@ -23,6 +23,7 @@ import numpy as np
 import onnxruntime as ort
 
 from .noise import image_seeds, seeded_noise
+from .preprocessing import image_to_array, preprocess_array, preprocess_image  # noqa: F401  (re-exported)
 
 MODELS_JSON = "models.json"
 
@@ -308,73 +309,6 @@ class OnnxCatsDiTPipeline:
 
 
 # -- classifier ---------------------------------------------------------------------------------------
-def image_to_array(image) -> np.ndarray:
-    """PIL image (any mode) or HxW[xC] array (uint8, uint16 or float in [0, 1]) -> float32 [3, H, W] in [0, 1].
-
-    The numpy twin of ``cats_dit.classifier.image_to_tensor``.
-    """
-    if isinstance(image, np.ndarray):
-        arr = image
-        if arr.ndim == 3 and arr.shape[0] == 3 and arr.shape[-1] not in (3, 4):
-            return np.clip(arr.astype(np.float32), 0, 1)  # already CHW
-        if arr.ndim == 2:
-            arr = np.stack([arr] * 3, axis=-1)
-        if arr.shape[-1] == 4:
-            arr = arr[..., :3]
-        if arr.dtype == np.uint8:
-            arr = arr.astype(np.float32) / 255.0
-        elif arr.dtype == np.uint16:
-            arr = arr.astype(np.float32) / 65535.0
-        return np.clip(np.ascontiguousarray(arr, dtype=np.float32).transpose(2, 0, 1), 0, 1)
-    from PIL import Image
-
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        arr = np.asarray(image, dtype=np.float32)
-        arr = arr / (65535.0 if arr.max() > 255 else 255.0)
-        return np.clip(np.stack([arr] * 3), 0, 1)
-    if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, rgba)
-    arr = np.asarray(image.convert("RGB"), dtype=np.uint8)
-    return arr.transpose(2, 0, 1).astype(np.float32) / 255.0
-
-
-def _resize_axis(x: np.ndarray, out_size: int, axis: int) -> np.ndarray:
-    """Bilinear resize along one axis, torch ``align_corners=False`` without antialias."""
-    in_size = x.shape[axis]
-    if in_size == out_size:
-        return x
-    scale = in_size / out_size
-    src = (np.arange(out_size, dtype=np.float64) + 0.5) * scale - 0.5
-    src = np.maximum(src, 0.0)
-    i0 = np.minimum(np.floor(src).astype(np.int64), in_size - 1)
-    i1 = np.minimum(i0 + 1, in_size - 1)
-    lam = (src - i0).astype(np.float32)
-    shape = [1] * x.ndim
-    shape[axis] = out_size
-    lam = lam.reshape(shape)
-    return np.take(x, i0, axis=axis) * (1 - lam) + np.take(x, i1, axis=axis) * lam
-
-
-def preprocess_array(x: np.ndarray, resize_size: int, image_size: int, mean, std) -> np.ndarray:
-    """[3, H, W] or [B, 3, H, W] float in [0, 1] -> normalised [B, 3, S, S] (= preprocess_tensor)."""
-    x = np.asarray(x, dtype=np.float32)
-    if x.ndim == 3:
-        x = x[None]
-    h, w = x.shape[-2:]
-    short = min(h, w)
-    new_h = resize_size if h == short else round(h * resize_size / short)
-    new_w = resize_size if w == short else round(w * resize_size / short)
-    x = _resize_axis(_resize_axis(x, new_h, 2), new_w, 3)
-    top = int(round((new_h - image_size) / 2.0))
-    left = int(round((new_w - image_size) / 2.0))
-    x = x[..., top : top + image_size, left : left + image_size]
-    mean_a = np.asarray(mean, dtype=np.float32).reshape(1, 3, 1, 1)
-    std_a = np.asarray(std, dtype=np.float32).reshape(1, 3, 1, 1)
-    return ((x - mean_a) / std_a).astype(np.float32)
-
-
 def softmax(logits: np.ndarray) -> np.ndarray:
     z = logits - logits.max(axis=-1, keepdims=True)
     e = np.exp(z)
@@ -408,13 +342,7 @@ class OnnxBreedClassifier:
         """PIL images / arrays (one or a list) -> [B, 3, S, S] float32."""
         if not isinstance(images, (list, tuple)):
             images = [images]
-        p = self.preprocess_config
-        return np.concatenate(
-            [
-                preprocess_array(image_to_array(img), p["resize_size"], p["image_size"], p["mean"], p["std"])
-                for img in images
-            ]
-        )
+        return np.concatenate([preprocess_image(img, self.preprocess_config) for img in images])
 
     def logits(self, pixel_values: np.ndarray) -> np.ndarray:
         return self.session.run(["logits"], {"pixel_values": np.ascontiguousarray(pixel_values, dtype=np.float32)})[0]

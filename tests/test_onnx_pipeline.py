@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from cats_dit import noise
@@ -15,6 +16,7 @@ from cats_dit.onnx_pipeline import (
     preprocess_array,
 )
 from cats_dit.pipeline_cats_dit import CatsDiTPipeline, seeded_noise
+from cats_dit.preprocessing import resized_size
 from cats_dit.scheduling_flow_match import FlowMatchScheduler
 from export.testing import exported_tiny_models
 
@@ -122,13 +124,21 @@ def test_bad_arguments(exported, tmp_path):
 
 
 def test_numpy_preprocessing_matches_torch():
+    # The torch classifier calls the same numpy code; the reference is torch's own resize + crop.
     rng = np.random.default_rng(0)
     for h, w, resize, size in [(40, 60, 37, 32), (300, 200, 256, 224), (20, 20, 37, 32), (37, 50, 37, 32)]:
         x = rng.random((3, h, w), dtype=np.float32)
-        ref = preprocess_tensor(torch.from_numpy(x), resize, size, (0.5, 0.4, 0.3), (0.2, 0.25, 0.3)).numpy()
+        new_h, new_w = resized_size(h, w, resize)
+        full = F.interpolate(torch.from_numpy(x)[None], size=(new_h, new_w), mode="bilinear", align_corners=False)
+        top, left = round((new_h - size) / 2), round((new_w - size) / 2)
+        ref = (full[..., top : top + size, left : left + size] - torch.tensor([0.5, 0.4, 0.3]).view(1, 3, 1, 1)) / (
+            torch.tensor([0.2, 0.25, 0.3]).view(1, 3, 1, 1)
+        )
         got = preprocess_array(x, resize, size, (0.5, 0.4, 0.3), (0.2, 0.25, 0.3))
         assert got.shape == ref.shape == (1, 3, size, size)
-        np.testing.assert_allclose(got, ref, rtol=0, atol=2e-5)
+        np.testing.assert_allclose(got, ref.numpy(), rtol=0, atol=2e-6)
+        tensor = preprocess_tensor(torch.from_numpy(x), resize, size, (0.5, 0.4, 0.3), (0.2, 0.25, 0.3))
+        np.testing.assert_array_equal(tensor.numpy(), got)
     for mode in ("RGB", "RGBA", "L", "P", "I;16"):
         img = Image.fromarray((rng.random((9, 11, 3)) * 255).astype(np.uint8)).convert(mode)
         np.testing.assert_allclose(image_to_array(img), image_to_tensor(img).numpy(), atol=1e-6)

@@ -2,7 +2,9 @@
 
 A checkpoint is written to ``checkpoint-<step>.tmp`` and renamed to ``checkpoint-<step>``
 only when complete, so a kill during saving leaves at worst a ``.tmp`` folder that
-``--resume latest`` ignores. Each checkpoint carries ``run_config.json`` (what must not change
+``--resume latest`` ignores. A checkpoint whose files were cut short afterwards (a full disk, a
+partial copy) is detected before loading: ``latest`` falls back to the previous complete one with
+a warning, an explicit path gets an error naming the file. Each checkpoint carries ``run_config.json`` (what must not change
 between the saving and the resuming run) and ``trainer_state.json`` (step, elapsed time, loss).
 """
 
@@ -12,6 +14,8 @@ import json
 import os
 import re
 import shutil
+import warnings
+import zipfile
 from pathlib import Path
 
 RUN_CONFIG = "run_config.json"
@@ -35,18 +39,54 @@ def remove_stale_tmp(root: Path) -> list[Path]:
     return stale
 
 
+def unreadable_file(checkpoint: Path) -> str:
+    """Why a checkpoint's files cannot be loaded ("" when they all can): safetensors headers must fit
+    the file, and torch-saved files (zip archives) must pass their CRC checks."""
+    for path in sorted(checkpoint.rglob("*")):
+        if not path.is_file() or path.name in (RUN_CONFIG, TRAINER_STATE):
+            continue
+        try:
+            if path.suffix == ".safetensors":
+                from safetensors import safe_open
+
+                with safe_open(str(path), framework="numpy") as f:
+                    f.keys()
+            elif zipfile.is_zipfile(path):
+                with zipfile.ZipFile(path) as z:
+                    bad = z.testzip()
+                if bad:
+                    return f"{path.name} is corrupt (member {bad} fails its CRC check)"
+            elif path.suffix in (".bin", ".pkl", ".pt"):
+                return f"{path.name} is truncated or corrupt (not a complete torch archive)"
+        except Exception as exc:
+            return f"{path.name} is truncated or corrupt ({type(exc).__name__}: {exc})"
+    return ""
+
+
 def resolve_resume(resume: str | None, root: Path) -> Path | None:
-    """``latest`` -> newest complete checkpoint (or None to start fresh); a path -> that folder."""
+    """``latest`` -> newest loadable checkpoint (or None to start fresh); a path -> that folder."""
     if not resume:
         return None
     if resume == "latest":
         ckpts = list_checkpoints(root)
-        return ckpts[-1] if ckpts else None
+        while ckpts:
+            why = unreadable_file(ckpts[-1])
+            if not why:
+                return ckpts[-1]
+            bad = ckpts.pop()
+            fallback = f"resuming from {ckpts[-1].name} instead" if ckpts else "no older checkpoint: starting fresh"
+            warnings.warn(f"--resume latest: checkpoint {bad} cannot be loaded: {why}; {fallback}", stacklevel=2)
+        return None
     path = Path(resume)
     if not path.is_dir():
         raise FileNotFoundError(f"--resume {resume}: no such checkpoint folder")
     if not (path / TRAINER_STATE).is_file():
         raise FileNotFoundError(f"--resume {resume}: {TRAINER_STATE} is missing, so the checkpoint is incomplete")
+    why = unreadable_file(path)
+    if why:
+        older = [p for p in list_checkpoints(path.parent) if p != path and not unreadable_file(p)]
+        hint = f" The newest loadable one is {older[-1]}." if older else ""
+        raise ValueError(f"--resume {resume}: checkpoint {path} cannot be loaded: {why}.{hint}")
     return path
 
 

@@ -6,18 +6,18 @@ No Gradio here: ``app.py`` wires these to components and turns ``ValueError`` /
 
 from __future__ import annotations
 
+import asyncio
 import math
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ..breeds import DISPLAY_NAMES, LABELS, OTHER_ID, display_name
-from .backends import num_evaluations
+from .backends import Cancelled, num_evaluations
 from .pngs import OutputFolder, png_name, save_png, to_uint8
 from .sources import ModelLoadError
 from .validation import GenerateRequest, load_image, validate_generate
@@ -36,6 +36,79 @@ class GenerateUpdate:
     done: bool = False
 
 
+class GenerateJob:
+    """One generation on its own worker thread: the one place that starts and stops sampling.
+
+    ``cancel()`` sets an event the sampler checks after every model evaluation, so it takes
+    effect within one step whatever the moment (before the first preview too). The worker holds
+    one of ``Service.max_jobs`` slots while it computes, so cancelled work still finishing its last
+    step never runs beside a full set of new jobs.
+    """
+
+    def __init__(self, service: Service, req: GenerateRequest, check: bool, post=None):
+        self.service, self.req, self.check = service, req, check
+        self.total = num_evaluations(req.steps, req.sampler)
+        self.preview_every = max(1, math.ceil(self.total / PREVIEWS_PER_RUN))
+        self.events: queue.Queue = queue.Queue()
+        self.post = post or self.events.put
+        self.stopped = threading.Event()
+        self.finished = threading.Event()  # set when the worker thread is done, whatever the outcome
+        self.thread = threading.Thread(target=self._work, name="cats_dit-generate", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def cancel(self) -> None:
+        self.stopped.set()
+
+    def _work(self) -> None:
+        slots = self.service.job_slots
+        try:
+            while not slots.acquire(timeout=0.05):
+                if self.stopped.is_set():
+                    raise Cancelled("cancelled before sampling started")
+            try:
+                self.post(("done", self._sample()))
+            finally:
+                slots.release()
+        except BaseException as exc:  # handed to the consumer
+            self.post(("error", exc))
+        finally:
+            self.finished.set()
+
+    def _sample(self) -> GenerateUpdate:
+        if self.stopped.is_set():
+            raise Cancelled("cancelled before sampling started")
+        start = time.perf_counter()
+        last = [start]
+
+        def on_step(i, n, preview):
+            last[0] = time.perf_counter()
+            self.post(("step", i, (last[0] - start) / (i + 1), preview))
+            return not self.stopped.is_set()
+
+        req = self.req
+        images = self.service.generator.generate(
+            list(req.breeds), req.seed, req.steps, req.guidance, req.sampler, on_step, self.preview_every
+        )
+        return self.service._finish(req, images, self.total, last[0] - start, self.check)
+
+    def handle(self, event, progress=None) -> GenerateUpdate | None:
+        """One worker event -> the update to stream (None for a step without preview); raises errors."""
+        kind, *rest = event
+        if kind == "error":
+            raise rest[0]
+        if kind == "done":
+            return rest[0]
+        i, per_step, preview = rest
+        if progress is not None:
+            progress((i + 1, self.total), desc="sampling")
+        if preview is None:
+            return None
+        status = f"Step {i + 1}/{self.total} · {per_step * 1000:.0f} ms per step · preview of the final image"
+        return GenerateUpdate([(to_uint8(img), f"step {i + 1}/{self.total}") for img in preview], status, None, False)
+
+
 @dataclass
 class Service:
     """Loaded backends (either may be None, with the reason in ``errors``) and what they came from."""
@@ -47,66 +120,66 @@ class Service:
     defaults: dict[str, Any] = field(default_factory=lambda: dict(DEFAULTS))
     outputs: OutputFolder = field(default_factory=OutputFolder)
     about_extra: dict[str, str] = field(default_factory=dict)
+    max_jobs: int = 2  # generations computing at once (the app sets its queue's concurrency limit)
+
+    def __post_init__(self):
+        self.limit_jobs(self.max_jobs)
+
+    def limit_jobs(self, n: int) -> None:
+        """At most ``n`` generations compute at once (set before serving)."""
+        self.max_jobs = int(n)
+        self.job_slots = threading.BoundedSemaphore(self.max_jobs)
 
     # -- generate ---------------------------------------------------------------------------
-    def generate(
-        self,
-        breed,
-        num_images,
-        steps,
-        guidance,
-        sampler,
-        seed,
-        check: bool = True,
-        progress: Callable | None = None,
-    ) -> Iterator[GenerateUpdate]:
-        """Validate, then yield x0 previews every few steps and finally the PNGs with their settings."""
+    def start_generate(self, breed, num_images, steps, guidance, sampler, seed, check: bool = True, post=None):
+        """Validate and start sampling on a worker thread; returns the :class:`GenerateJob`.
+
+        ``post(event)`` receives the worker's events (thread-safe; default: ``job.events.put``).
+        Raises ValueError / ModelLoadError before any work starts."""
         req = validate_generate(breed, num_images, steps, guidance, sampler, seed)
         if self.generator is None:
             raise ModelLoadError(f"The generator is not loaded: {self.errors.get('generator', 'no weights')}")
-        total = num_evaluations(req.steps, req.sampler)
-        preview_every = max(1, math.ceil(total / PREVIEWS_PER_RUN))
-        events: queue.Queue = queue.Queue()
-        stop = threading.Event()
+        job = GenerateJob(self, req, check, post)
+        job.start()
+        return job
 
-        def on_step(i, n, preview):
-            events.put(("step", i, time.perf_counter(), preview))
-            return not stop.is_set()
+    def generate(self, breed, num_images, steps, guidance, sampler, seed, check=True, progress=None):
+        """Validate, then yield x0 previews every few steps and finally the PNGs with their settings.
 
-        def work():
-            try:
-                images = self.generator.generate(
-                    list(req.breeds), req.seed, req.steps, req.guidance, req.sampler, on_step, preview_every
-                )
-                events.put(("done", images))
-            except BaseException as exc:  # handed to the caller's thread
-                events.put(("error", exc))
-
-        start = time.perf_counter()
-        worker = threading.Thread(target=work, name="cats_dit-generate", daemon=True)
-        worker.start()
-        last_step_at = start
+        Closing the generator (a client gone) cancels the job."""
+        job = self.start_generate(breed, num_images, steps, guidance, sampler, seed, check)
         try:
             while True:
-                kind, *rest = events.get()
-                if kind == "error":
-                    raise rest[0]
-                if kind == "done":
-                    images = rest[0]
-                    break
-                i, last_step_at, preview = rest
-                if progress is not None:
-                    progress((i + 1, total), desc="sampling")
-                if preview is not None:
-                    per_step = (last_step_at - start) / (i + 1)
-                    status = f"Step {i + 1}/{total} · {per_step * 1000:.0f} ms per step · preview of the final image"
-                    yield GenerateUpdate(
-                        [(to_uint8(img), f"step {i + 1}/{total}") for img in preview], status, None, False
-                    )
+                update = job.handle(job.events.get(), progress)
+                if update is not None:
+                    yield update
+                    if update.done:
+                        return
         finally:
-            stop.set()  # a closed generator (client gone) stops the sampler at its next step
-        elapsed = last_step_at - start
-        yield self._finish(req, images, total, elapsed, check)
+            job.cancel()
+
+    async def generate_async(self, breed, num_images, steps, guidance, sampler, seed, check=True, progress=None):
+        """``generate`` for an event loop: no thread waits on the job, and cancelling the task that
+        iterates this (Gradio's Stop / cancel, even before the first preview) cancels the job."""
+        loop = asyncio.get_running_loop()
+        events: asyncio.Queue = asyncio.Queue()
+
+        def post(event):
+            try:
+                loop.call_soon_threadsafe(events.put_nowait, event)
+            except RuntimeError:  # the loop is closed: nobody is listening any more
+                pass
+
+        job = self.start_generate(breed, num_images, steps, guidance, sampler, seed, check, post)
+        try:
+            while True:
+                update = job.handle(await events.get(), progress)
+                if update is not None:
+                    yield update
+                    if update.done:
+                        return
+        finally:
+            job.cancel()
 
     def _finish(self, req: GenerateRequest, images: np.ndarray, total: int, elapsed: float, check: bool):
         folder = self.outputs.new_request_dir()

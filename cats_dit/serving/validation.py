@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..breeds import CAT_BREEDS, LABELS, to_name
+from ..preprocessing import check_image_shape
 
 RANDOM = "random"
 BREED_CHOICES: tuple[str, ...] = LABELS + (RANDOM,)
@@ -32,6 +33,7 @@ LIMITS = {
 # Decompression-bomb guard: PIL warns above this many pixels and refuses above twice it.
 # We refuse above it (a 40 MP photo is far more than a 224 px classifier needs).
 MAX_IMAGE_PIXELS = 40_000_000
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # the app's upload limit (Gradio's max_file_size); pasted data: URLs too
 
 
 def configure_pil(max_pixels: int = MAX_IMAGE_PIXELS) -> None:
@@ -62,8 +64,10 @@ class GenerateRequest:
 
 
 def _number(name: str, value, integer: bool) -> float | int:
-    if value is None or isinstance(value, bool) or (isinstance(value, str) and not value.strip()):
+    if value is None or (isinstance(value, str) and not value.strip()):
         raise ValueError(f"{name} is missing; give a number")
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a number, got the boolean {value!r}")
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -87,8 +91,13 @@ def random_breed(seed: int) -> str:
 
 def validate_generate(breed, num_images, steps, guidance, sampler, seed) -> GenerateRequest:
     """Raise ValueError naming the first bad setting, else return the normalised request."""
-    if not isinstance(breed, str) or not breed.strip():
+    if breed is None or (isinstance(breed, str) and not breed.strip()):
         raise ValueError(f"breed is missing; choose one of: {', '.join(BREED_CHOICES)}")
+    if not isinstance(breed, str):
+        raise ValueError(
+            f"breed must be a breed name (text), got {type(breed).__name__} {breed!r}; "
+            f"choose one of: {', '.join(BREED_CHOICES)}"
+        )
     num_images = _number("num_images", num_images, integer=True)
     steps = _number("steps", steps, integer=True)
     guidance = float(_number("guidance", guidance, integer=False))
@@ -145,7 +154,13 @@ def load_image(source, max_pixels: int = MAX_IMAGE_PIXELS) -> Image.Image:
     return _open_checked(path, repr(name), max_pixels)
 
 
-def _data_url_bytes(url: str) -> io.BytesIO:
+def _data_url_bytes(url: str, max_bytes: int = MAX_UPLOAD_BYTES) -> io.BytesIO:
+    payload = len(url) - url.find(",") - 1
+    if payload * 3 // 4 > max_bytes:  # checked on the text, before decoding it
+        raise ValueError(
+            f"The pasted image is too large: about {payload * 3 / 4 / 2**20:.0f} MB; "
+            f"the upload limit is {max_bytes / 2**20:.0f} MB"
+        )
     try:
         return io.BytesIO(base64.b64decode(url.split(",", 1)[1], validate=True))
     except (IndexError, binascii.Error):
@@ -171,6 +186,7 @@ def _open_checked(file, name: str, max_pixels: int) -> Image.Image:
         raise ValueError(f"{name} is corrupt and cannot be decoded ({exc})") from None
     if image.width * image.height > max_pixels:  # also when PIL's own limit was switched off
         raise ValueError(_too_big(image.width, image.height, max_pixels))
+    check_image_shape(image.height, image.width)  # a 40000x1 strip is refused from its header
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

@@ -1,7 +1,7 @@
 // The page: controls, progress, previews and results. All model work happens in worker.js.
 
 import { toRGBA } from './sampler.js';
-import { topK } from './preprocess.js';
+import { checkImageSize, topK } from './preprocess.js';
 
 const $ = (id) => document.getElementById(id);
 // coi.js may be about to reload the page through its isolation service worker: start nothing.
@@ -12,6 +12,8 @@ if ((await (window.catsDitCoi || Promise.resolve('no'))) === 'reloading') {
 const params = new URLSearchParams(location.search);
 const modelsUrl = new URL(params.get('models') || './models/models.json', location.href).href;
 const MAX_SEED = 4294967295;
+const LIMITS = { steps: [1, 500, true], guidance: [0, 30, false], seed: [0, MAX_SEED, true] };
+const SAMPLERS = ['euler', 'heun'];
 
 const state = { config: null, ready: {}, busy: false, pendingAuto: null, lastImage: null, lastClassification: null, nextId: 1 };
 // Read by the browser tests and the benchmark (window.catsDit).
@@ -43,6 +45,50 @@ function settingsToHash(s) {
   return `#${h.toString()}`;
 }
 
+/** A number typed or linked as text: empty or non-numeric text is NaN, never 0. */
+function strictNumber(raw) {
+  return String(raw ?? '').trim() === '' ? NaN : Number(raw);
+}
+
+/** The value of a numeric setting, or throws an Error naming the field and its range. */
+function checkedNumber(field, raw) {
+  const [lo, hi, whole] = LIMITS[field];
+  const n = strictNumber(raw);
+  const ok = whole ? Number.isInteger(n) : Number.isFinite(n);
+  if (!ok || n < lo || n > hi) throw new Error(`${field} must be ${whole ? 'a whole number' : 'a number'} from ${lo} to ${hi}, got "${raw}"`);
+  return n;
+}
+
+/** Checked settings from a shared link: {values, problems}; each problem names its field. */
+function settingsFromHash(h, config) {
+  const values = {};
+  const problems = [];
+  const labels = config.labels;
+  if (h.breed !== undefined) {
+    const b = breedFromName(h.breed);
+    if (b === null) problems.push(`breed "${h.breed}" is not one of the ${labels.length} breeds (a name such as ${labels[0]}, or a number from 0 to ${labels.length - 1})`);
+    else values.breed = b;
+  }
+  for (const field of Object.keys(LIMITS)) {
+    if (h[field] === undefined) continue;
+    try {
+      values[field] = checkedNumber(field, h[field]);
+    } catch (err) {
+      problems.push(err.message);
+    }
+  }
+  if (h.sampler !== undefined) {
+    if (SAMPLERS.includes(h.sampler)) values.sampler = h.sampler;
+    else problems.push(`sampler must be one of ${SAMPLERS.join(', ')}, got "${h.sampler}"`);
+  }
+  const files = config.generator.files || {};
+  if (h.precision !== undefined) {
+    if (files[h.precision]) values.precision = h.precision;
+    else problems.push(`precision "${h.precision}" is not one of ${Object.keys(files).join(', ')}; using ${config.generator.default_precision}`);
+  }
+  return { values, problems };
+}
+
 function breedFromName(name) {
   if (name === undefined || !state.config) return null;
   const norm = (x) => String(x).trim().toLowerCase().replace(/[\s-]+/g, '_');
@@ -57,12 +103,14 @@ const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'modu
 worker.onerror = (e) => showError('worker', `the model worker failed: ${e.message || 'could not start (see the console)'}`);
 
 const hash = readHash();
+const requestedPrecision = { generator: hash.precision || params.get('precision') || undefined, classifier: params.get('classifier_precision') || undefined };
+state.precisionFallback = {};
 worker.postMessage({
   type: 'init',
   modelsUrl,
   backend: params.get('backend') || 'auto',
   threads: params.get('threads') ? Number(params.get('threads')) : null,
-  precision: { generator: hash.precision || params.get('precision') || undefined, classifier: params.get('classifier_precision') || undefined },
+  precision: requestedPrecision,
 });
 
 const handlers = {
@@ -84,6 +132,16 @@ const handlers = {
   models(msg) {
     state.config = msg.config;
     fillControls();
+    // A precision this export lacks (from the link or ?precision=) would leave the model unloadable:
+    // load the default instead, after the worker's failed attempt.
+    for (const section of ['generator', 'classifier']) {
+      const asked = requestedPrecision[section];
+      const part = msg.config[section];
+      if (asked && part && !part.files?.[asked]) {
+        state.precisionFallback[section] = true;
+        worker.postMessage({ type: 'load', section, precision: part.default_precision });
+      }
+    }
   },
   progress(msg) {
     const row = document.querySelector(`.progress-row[data-section="${msg.section}"]`);
@@ -110,6 +168,8 @@ const handlers = {
       if (state.pendingAuto) {
         state.pendingAuto = null;
         startGenerate();
+      } else if (state.linkProblems) {
+        setStatus('gen-status', 'error', `The link has invalid settings (see above): ${state.linkProblems.join('; ')}. Fix them and press Generate.`);
       }
     } else {
       setStatus('classify-status', 'idle', 'Ready: drop or choose an image.');
@@ -177,6 +237,11 @@ const handlers = {
     setStatus('classify-status', 'done', `Top guess: ${displayName(top[0].index)} (${msg.ms.toFixed(0)} ms).`);
   },
   error(msg) {
+    if (state.precisionFallback[msg.section]) {
+      // the requested precision does not exist (already reported); the default is loading next
+      state.precisionFallback[msg.section] = false;
+      return;
+    }
     const where = { generate: 'Generator', generator: 'Generator', classify: 'Classifier', classifier: 'Classifier' };
     showError(where[msg.section] || 'Models', msg.message);
     if (msg.section === 'generate' || msg.section === 'generator') {
@@ -235,28 +300,38 @@ function fillControls() {
   );
   const d = c.generator.defaults || {};
   const h = readHash();
-  breed.value = breedFromName(h.breed) ?? 0;
-  $('steps').value = h.steps ?? d.num_inference_steps ?? 20;
-  $('guidance').value = h.guidance ?? d.guidance_scale ?? 3.0;
-  $('sampler').value = ['euler', 'heun'].includes(h.sampler) ? h.sampler : d.solver || 'euler';
-  $('seed').value = h.seed ?? Math.floor(Math.random() * 1e6);
-  prec.value = h.precision && files[h.precision] ? h.precision : c.generator.default_precision;
-  if (h.seed !== undefined) state.pendingAuto = true; // a shared link regenerates its image
+  const { values: v, problems } = settingsFromHash(h, c);
+  breed.value = v.breed ?? 0;
+  $('steps').value = v.steps ?? d.num_inference_steps ?? 20;
+  $('guidance').value = v.guidance ?? d.guidance_scale ?? 3.0;
+  $('sampler').value = v.sampler ?? (SAMPLERS.includes(d.solver) ? d.solver : 'euler');
+  $('seed').value = v.seed ?? Math.floor(Math.random() * 1e6);
+  prec.value = v.precision ?? c.generator.default_precision;
   setStatus('gen-status', 'idle', 'Loading the generator…');
+  if (problems.length) {
+    // Never guess: generate nothing until the user has looked at the form and pressed Generate.
+    for (const p of problems) showError('Link', p);
+    state.linkProblems = problems;
+    return;
+  }
+  if (h.seed !== undefined) state.pendingAuto = true; // a shared link regenerates its image
 }
 
 function readSettings() {
   const breed = Number($('breed').value);
-  const steps = Number($('steps').value);
-  const guidance = Number($('guidance').value);
-  const seed = Number($('seed').value);
   const solver = $('sampler').value;
+  const values = {};
   const problems = [];
-  if (!Number.isInteger(steps) || steps < 1 || steps > 500) problems.push('steps must be a whole number from 1 to 500');
-  if (!Number.isFinite(guidance) || guidance < 0 || guidance > 30) problems.push('guidance must be a number from 0 to 30');
-  if (!Number.isInteger(seed) || seed < 0 || seed > MAX_SEED) problems.push(`seed must be a whole number from 0 to ${MAX_SEED}`);
+  for (const field of Object.keys(LIMITS)) {
+    try {
+      values[field] = checkedNumber(field, $(field).value);
+    } catch (err) {
+      problems.push(err.message);
+    }
+  }
   if (problems.length) throw new Error(problems.join('; '));
-  return { breed, steps, guidance, seed, solver, precision: $('gen-precision').value };
+  state.linkProblems = null;
+  return { breed, ...values, solver, precision: $('gen-precision').value };
 }
 
 function startGenerate() {
@@ -336,10 +411,34 @@ async function decodeImage(blob) {
   return { rgba: data, width: canvas.width, height: canvas.height };
 }
 
+/** Width and height of an image file without decoding its pixels. */
+async function naturalSize(blob) {
+  const url = URL.createObjectURL(blob);
+  try {
+    const img = new Image();
+    await new Promise((resolve, reject) => {
+      img.onload = resolve;
+      img.onerror = () => reject(new Error('the browser cannot read it as an image'));
+      img.src = url;
+    });
+    return { width: img.naturalWidth, height: img.naturalHeight };
+  } finally {
+    URL.revokeObjectURL(url);
+  }
+}
+
 async function classifyFile(file) {
   if (!file) return;
   if (file.type && !file.type.startsWith('image/')) {
     setStatus('classify-status', 'error', `${file.name} is not an image (${file.type}).`);
+    return;
+  }
+  try {
+    // Size from the header only (an image element that is never drawn): refuse before decoding.
+    const size = await naturalSize(file);
+    checkImageSize(size.width, size.height);
+  } catch (err) {
+    setStatus('classify-status', 'error', `${file.name}: ${err.message}`);
     return;
   }
   const preview = $('classify-preview');

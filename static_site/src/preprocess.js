@@ -1,10 +1,34 @@
-// Classifier preprocessing, exactly cats_dit.classifier.image_to_tensor + preprocess_tensor:
+// Classifier preprocessing, exactly cats_dit.preprocessing (image_to_array + preprocess_array):
 // RGBA uint8 -> alpha over white (PIL's alpha_composite integer maths) -> float [0,1] CHW ->
 // shorter side to resize_size (bilinear, align_corners=False, no antialias, torch's index and
 // weight formulas) -> centre crop image_size -> (x - mean) / std. Plain Float32Array maths,
 // never canvas scaling, so the numbers match Python's.
 
 const f32 = Math.fround;
+
+// The same limits as the server: cats_dit.preprocessing.MAX_ASPECT_RATIO and
+// cats_dit.serving.validation.MAX_IMAGE_PIXELS (a canvas silently returns blank pixels for
+// huge images, which would get a confident answer for nothing).
+export const MAX_ASPECT_RATIO = 20;
+export const MAX_IMAGE_PIXELS = 40_000_000;
+
+/** Throws an Error naming the problem when an image of this size must not be classified. */
+export function checkImageSize(width, height, maxPixels = MAX_IMAGE_PIXELS) {
+  if (!(width >= 1 && height >= 1)) throw new Error(`Image is ${width}x${height} pixels: it has no pixels to classify`);
+  if (width * height > maxPixels) {
+    throw new Error(
+      `Image is too large: ${width}x${height} = ${((width * height) / 1e6).toFixed(1)} megapixels; ` +
+        `the limit is ${maxPixels / 1e6} megapixels. Resize it first.`,
+    );
+  }
+  const ratio = Math.max(width, height) / Math.min(width, height);
+  if (ratio > MAX_ASPECT_RATIO) {
+    throw new Error(
+      `Image is ${width}x${height} pixels (aspect ratio ${Math.round(ratio)}:1); the classifier looks at a centre ` +
+        `square, so images more than ${MAX_ASPECT_RATIO} times wider than tall (or taller than wide) are refused. Crop it first.`,
+    );
+  }
+}
 
 /** Python's round(): half to even. */
 export function pyRound(v) {
@@ -70,6 +94,7 @@ export function preprocessTensor(x, height, width, cfg) {
   const S = cfg.image_size;
   if (!(R >= S)) throw new Error(`preprocess: resize_size (${R}) must be >= image_size (${S})`);
   if (x.length !== 3 * height * width) throw new Error(`tensor has ${x.length} values, expected 3x${height}x${width}`);
+  checkImageSize(width, height, Infinity);
   const short = Math.min(height, width);
   const newH = height === short ? R : pyRound((height * R) / short);
   const newW = width === short ? R : pyRound((width * R) / short);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rgbaToTensor, preprocessTensor, pyRound, softmax, topK } from '../src/preprocess.js';
+import { rgbaToTensor, preprocessTensor, pyRound, softmax, topK, checkImageSize, MAX_ASPECT_RATIO } from '../src/preprocess.js';
 import { loadFixture, compare } from './helpers.mjs';
 
 for (const c of loadFixture('preprocess.json')) {
@@ -9,7 +9,7 @@ for (const c of loadFixture('preprocess.json')) {
     assert.equal(compare(x, c.tensor).maxUlps, 0, 'image_to_tensor (alpha over white) differs');
     const y = preprocessTensor(x, c.height, c.width, c);
     const r = compare(y, c.out);
-    assert.ok(r.maxAbs < 2e-6, `max abs difference ${r.maxAbs}`);
+    assert.equal(r.maxUlps, 0, `max abs difference ${r.maxAbs}`);
   });
 }
 
@@ -17,6 +17,16 @@ test('Python rounding and bad configs', () => {
   assert.deepEqual([0.5, 1.5, 2.5, 2.4, 2.6].map(pyRound), [0, 2, 2, 2, 3]);
   assert.throws(() => preprocessTensor(new Float32Array(3 * 4), 2, 2, { resize_size: 8, image_size: 16, mean: [0, 0, 0], std: [1, 1, 1] }), /resize_size/);
   assert.throws(() => rgbaToTensor(new Uint8ClampedArray(3), 1, 1), /RGBA buffer/);
+});
+
+test('thin, huge and empty images are refused with the reason (as cats_dit.preprocessing)', () => {
+  const cfg = { resize_size: 20, image_size: 16, mean: [0, 0, 0], std: [1, 1, 1] };
+  assert.throws(() => preprocessTensor(new Float32Array(3 * 40000), 1, 40000, cfg), /40000x1 pixels \(aspect ratio 40000:1\)/);
+  assert.throws(() => preprocessTensor(new Float32Array(3 * 21), 21, 1, cfg), /more than 20 times/);
+  assert.equal(preprocessTensor(new Float32Array(3 * MAX_ASPECT_RATIO), 1, MAX_ASPECT_RATIO, cfg).length, 3 * 16 * 16);
+  assert.throws(() => checkImageSize(20000, 20000), /400\.0 megapixels; the limit is 40 megapixels/);
+  assert.throws(() => checkImageSize(0, 5), /no pixels/);
+  checkImageSize(8000, 5000);
 });
 
 test('softmax and top-k', () => {
