@@ -36,6 +36,7 @@ except ImportError:
 
 HERE = Path(__file__).resolve().parent
 EXAMPLES = HERE / "examples"
+WEIGHTS = HERE / "weights"  # the committed demo weights: the default when no --model / env var is given
 THEME = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
 CSS = """
 #gallery img, #preview img { image-rendering: pixelated; }
@@ -169,7 +170,9 @@ def main(argv=None) -> None:
     configure_pil()
     threads = threads_per_job(args.concurrency)
     torch.set_num_threads(threads)  # concurrent jobs share the cores instead of oversubscribing them
-    service = load_service(args.model, args.classifier, args.backend, args.onnx_dir, args.device, threads=threads)
+    service = load_service(
+        args.model, args.classifier, args.backend, args.onnx_dir, args.device, threads=threads, default_weights=WEIGHTS
+    )
     launch(build_demo(service), args.host, args.port, args.concurrency, args.max_queue)
 
 

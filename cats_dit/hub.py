@@ -31,9 +31,9 @@ from pathlib import Path
 from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData, get_token
 
 from .breeds import display_name
+from .repo_id import looks_like_repo_id
 
 EVAL_FILES = ("eval.json", "confusion_matrix.png", "samples.png", "guidance_sweep.png")
-REPO_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
 class PublishError(RuntimeError):
@@ -405,7 +405,7 @@ def build_folder(out: Path, repo_id: str, pipeline: Path, classifier: Path, onnx
 
 def push(args: argparse.Namespace) -> str:
     repo_id = args.repo_id
-    if not REPO_ID_RE.match(repo_id):
+    if not looks_like_repo_id(repo_id):
         raise PublishError(f"--repo-id {repo_id!r} must look like 'user/name'")
     pipeline, classifier, eval_json = Path(args.pipeline), Path(args.classifier), Path(args.eval_json)
     onnx = Path(args.onnx) if args.onnx else None

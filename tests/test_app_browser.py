@@ -10,7 +10,7 @@ import pytest
 from test_app import ROOT, app, free_port  # noqa: F401  (test_app puts the repo root on sys.path)
 
 from cats_dit.serving import configure_pil, load_service
-from cats_dit.serving.testing import make_tiny_models
+from cats_dit.testing import make_tiny_models
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = [
