@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,8 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
+
+from cats_dit.testing import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "train" / "train_dit.py"
@@ -224,12 +225,6 @@ def test_config_differences_names_nested_fields():
         "model.depth: checkpoint 2, now 3",
     ]
     assert config_differences(saved, saved) == []
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.slow
