@@ -20,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from cats_dit.accelerate_launch import accelerate_command
 from cats_dit.testing import free_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -55,23 +56,8 @@ def train_speed(data: Path, preset: str, processes: int, batch: int, steps: int,
     if processes == 1:
         cmd = [sys.executable, *args]
     else:
-        cmd = [
-            sys.executable,
-            "-m",
-            "accelerate.commands.launch",
-            "--multi_gpu",  # with the script's --cpu: N gloo processes (`launch --cpu` would start one)
-            "--num_processes",
-            str(processes),
-            "--num_machines",
-            "1",
-            "--mixed_precision",
-            "no",
-            "--dynamo_backend",
-            "no",
-            "--main_process_port",
-            str(free_port()),
-            *args,
-        ]
+        # --multi_gpu with the script's --cpu: N gloo processes (`launch --cpu` would start one)
+        cmd = accelerate_command(args[0], processes, args[1:], mixed_precision="no", main_process_port=free_port())
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
