@@ -722,7 +722,7 @@ def odd_file_names(root: str | Path) -> dict[str, str]:
 
 def montage(root: str | Path, out: str | Path, per_class: int = 8, cell: int = 96, split: str = "all") -> Path:
     """A PNG grid: one row per class (label name at left), ``per_class`` images each."""
-    from .records import load_records
+    from .layouts import load_records
 
     records = load_records(root, split=split)
     by_label: dict[int, list] = {}
