@@ -205,11 +205,12 @@ class OnnxCatsDiTPipeline:
         precision: str | None = None,
         intra_op_num_threads: int | None = None,
         providers=None,
+        server: bool = False,
     ) -> OnnxCatsDiTPipeline:
-        """From an in-memory models.json dict and the folder its files are in."""
+        """From an in-memory models.json dict and the folder its files are in (``server``: see make_session)."""
         g = meta["generator"]
         chosen, entry = pick_file(g, precision, "generator")
-        session = make_session(Path(models_dir) / entry["name"], intra_op_num_threads, providers)
+        session = make_session(Path(models_dir) / entry["name"], intra_op_num_threads, providers, server)
         return cls(
             session,
             labels=meta["labels"],
@@ -394,10 +395,12 @@ class OnnxBreedClassifier:
         self.precision = precision
 
     @classmethod
-    def from_config(cls, meta: dict, models_dir, precision=None, intra_op_num_threads=None, providers=None):
+    def from_config(
+        cls, meta: dict, models_dir, precision=None, intra_op_num_threads=None, providers=None, server: bool = False
+    ):
         c = meta["classifier"]
         chosen, entry = pick_file(c, precision, "classifier")
-        session = make_session(Path(models_dir) / entry["name"], intra_op_num_threads, providers)
+        session = make_session(Path(models_dir) / entry["name"], intra_op_num_threads, providers, server)
         return cls(session, c.get("labels", meta["labels"]), c["preprocess"], precision=chosen)
 
     @classmethod

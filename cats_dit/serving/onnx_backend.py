@@ -99,12 +99,9 @@ def export_models(gen_path, cls_path, output: Path, log=print) -> None:
         raise ModelLoadError(f"the ONNX export failed: {type(exc).__name__}: {exc}") from exc
 
 
-def _session(folder: Path, section: dict, what: str, precision: str, threads: int | None):
-    """A server-friendly session (see ``make_session(server=True)``) of the chosen file."""
-    from ..onnx_pipeline import make_session, pick_file
-
-    chosen, entry = pick_file(section, precision if precision in section.get("files", {}) else None, what)
-    return make_session(Path(folder) / entry["name"], threads, server=True), chosen
+def _precision(section: dict, precision: str) -> str | None:
+    """``precision`` when the folder has it, else None (its default precision)."""
+    return precision if precision in section.get("files", {}) else None
 
 
 class OnnxGenerator:
@@ -116,18 +113,8 @@ class OnnxGenerator:
 
         try:
             meta = read_models_json(folder)
-            g = meta["generator"]
-            session, chosen = _session(Path(folder), g, "generator", precision, threads)
-            self.pipe = OnnxCatsDiTPipeline(
-                session,
-                labels=meta["labels"],
-                sample_size=g["sample_size"],
-                in_channels=g.get("in_channels", 3),
-                null_class_id=meta.get("null_class_id"),
-                scheduler_config=g.get("scheduler"),
-                defaults=g.get("defaults"),
-                precision=chosen,
-            )
+            chosen = _precision(meta["generator"], precision)
+            self.pipe = OnnxCatsDiTPipeline.from_config(meta, folder, chosen, threads, server=True)
         except Exception as exc:
             raise ModelLoadError(
                 f"Could not load the ONNX generator from {folder}: {type(exc).__name__}: {exc}"
@@ -161,11 +148,8 @@ class OnnxClassifier:
             meta = read_models_json(folder)
             if "classifier" not in meta:
                 raise ValueError(f"{Path(folder) / MODELS_JSON} has no classifier entry")
-            c = meta["classifier"]
-            session, chosen = _session(Path(folder), c, "classifier", precision, threads)
-            self.model = OnnxBreedClassifier(
-                session, c.get("labels", meta["labels"]), c["preprocess"], precision=chosen
-            )
+            chosen = _precision(meta["classifier"], precision)
+            self.model = OnnxBreedClassifier.from_config(meta, folder, chosen, threads, server=True)
         except Exception as exc:
             raise ModelLoadError(
                 f"Could not load the ONNX classifier from {folder}: {type(exc).__name__}: {exc}"
