@@ -14,7 +14,6 @@ import random  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import gradio as gr  # noqa: E402
-import torch  # noqa: E402
 
 from cats_dit.breeds import DISPLAY_NAMES, LABELS  # noqa: E402
 from cats_dit.serving import Service, load_service  # noqa: E402
@@ -169,7 +168,12 @@ def main(argv=None) -> None:
     args = build_parser().parse_args(argv)
     configure_pil()
     threads = threads_per_job(args.concurrency)
-    torch.set_num_threads(threads)  # concurrent jobs share the cores instead of oversubscribing them
+    try:  # the torch backend is optional: an onnxruntime-only Space has no torch
+        import torch
+
+        torch.set_num_threads(threads)  # concurrent jobs share the cores instead of oversubscribing them
+    except ImportError:
+        pass
     service = load_service(
         args.model, args.classifier, args.backend, args.onnx_dir, args.device, threads=threads, default_weights=WEIGHTS
     )
