@@ -10,6 +10,7 @@ markdown table.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import time
 
@@ -76,6 +77,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    load_start = os.getloadavg()[0]
 
     peak = matmul_rate()
     size = PRESETS[args.preset]["sample_size"]
@@ -131,8 +133,13 @@ def main() -> None:
             f"| {name} | {params / 1e6:.1f} M | {ips:.2f} | {ms:.1f} | {flops / 1e9:.1f} | {100 * flops / peak:.0f}% |"
         )
     ratio = rows[0][2] / rows[1][2]
+    load_end = os.getloadavg()[0]
+    print(f"\nLoad average (1 min): {load_start:.2f} at start, {load_end:.2f} at end (this run's own threads).")
+    if load_start > 1.0:
+        print(f"Load above 1 on {os.cpu_count()} cores: ratios not claimed (measured {ratio:.2f}x training).")
+        return
     print(
-        f"\nTinyDiT / diffusers training throughput ratio: **{ratio:.2f}x**; "
+        f"TinyDiT / diffusers training throughput ratio: **{ratio:.2f}x**; "
         f"sampling step ratio (diffusers/ours): **{rows[1][3] / rows[0][3]:.2f}x**"
     )
 

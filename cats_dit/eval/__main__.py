@@ -68,6 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kid-subset-size", type=int, default=1000, help="KID subset size, capped by the set sizes")
     p.add_argument("--pr-k", type=int, default=3, help="k of the k-NN precision/recall (default: 3)")
     p.add_argument("--batch-size", type=int, default=32, help="generation batch size (default: 32)")
+    p.add_argument(
+        "--judge",
+        default=None,
+        help="independent judge folder (python -m cats_dit.eval.train_judge): adds fidelity and FD in its space",
+    )
     return p
 
 
@@ -100,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         kid_subset_size=args.kid_subset_size,
         pr_k=args.pr_k,
         batch_size=args.batch_size,
+        judge=args.judge,
     )
     try:
         result = run_eval(settings)

@@ -17,6 +17,7 @@ from ..classifier import WEIGHTS_NAME, BreedClassifier
 from . import metrics as M
 from .features import ClassifierFeatures
 from .generate import generate_per_breed, load_generator, sha256_file
+from .judge import Judge
 from .plots import confusion_matrix_png, guidance_sweep_png, sample_grid_png
 from .real import load_images, load_split, subsample_per_class
 
@@ -67,6 +68,7 @@ class EvalSettings:
     kid_subset_size: int = 1000
     pr_k: int = 3
     batch_size: int = 32
+    judge: str | None = None
 
 
 def _fd_kid(a: np.ndarray, b: np.ndarray, s: EvalSettings) -> dict:
@@ -99,6 +101,23 @@ def _fidelity(probs: np.ndarray, labels: np.ndarray, breeds: list[int], names: l
     pred = probs.argmax(1)
     per_breed = {names[b]: float((pred[labels == b] == b).mean()) for b in breeds if (labels == b).any()}
     return {"overall": float((pred == labels).mean()), "per_breed": per_breed}
+
+
+def _judge_metrics(judge, real_train, real_test, real_test_y, fake, fake_y, breeds, names) -> dict | None:
+    """Fidelity and FD in the independent judge's space (see ``judge.py``), next to its real floor."""
+    if judge is None:
+        return None
+    f_train, _ = judge.features(real_train)
+    f_test, p_test = judge.features(real_test)
+    f_fake, p_fake = judge.features(fake)
+    return {
+        "fidelity": _fidelity(p_fake, fake_y, breeds, names),
+        "real_test_accuracy": float((p_test.argmax(1) == real_test_y).mean()),
+        "fd": M.frechet_distance(f_fake, f_train),
+        "fd_floor": M.frechet_distance(f_test, f_train),
+        "train_features": f_train,
+        **({"metrics": judge.metrics} if getattr(judge, "metrics", None) else {}),
+    }
 
 
 def _confusion(labels: np.ndarray, pred: np.ndarray, breeds: list[int], num_labels: int) -> np.ndarray:
@@ -135,6 +154,11 @@ def run_eval(settings: EvalSettings) -> dict:
     extractor = ClassifierFeatures(classifier, batch_size=64)
     generator = load_generator(s.generator, precision=s.onnx_precision)
     size = generator.sample_size
+    judge = Judge.from_pretrained(s.judge) if s.judge else None
+    if judge is not None and judge.config["image_size"] != size:
+        raise ValueError(
+            f"The judge in {s.judge} was trained at {judge.config['image_size']} px but the generator draws {size} px"
+        )
 
     train_recs = load_split(s.real, "train", cats_only=s.cats_only, seed=s.seed)
     test_recs = load_split(s.real, "test", cats_only=s.cats_only, seed=s.seed)
@@ -166,6 +190,7 @@ def run_eval(settings: EvalSettings) -> dict:
     real_acc = _fidelity(p_test, real_test_y, breeds, names)
     pred = p_fake.argmax(1)
     matrix = _confusion(fake_y, pred, breeds, len(names))
+    judge_result = _judge_metrics(judge, real_train, real_test, real_test_y, fake, fake_y, breeds, names)
     timing["metrics_s"] = time.perf_counter() - t
 
     inception_result = None
@@ -192,7 +217,7 @@ def run_eval(settings: EvalSettings) -> dict:
         n_sweep = s.sweep_per_breed or s.per_breed
         for g in s.guidance_sweep:
             if math.isclose(g, s.guidance) and n_sweep == s.per_breed:
-                f_g, p_g, y_g = f_fake, p_fake, fake_y
+                f_g, p_g, y_g, imgs = f_fake, p_fake, fake_y, fake
             else:
                 imgs, y_g = generate_per_breed(
                     generator,
@@ -207,15 +232,18 @@ def run_eval(settings: EvalSettings) -> dict:
                 )
                 f_g, p_g = extractor(imgs)
             kid_g, _ = M.kernel_inception_distance(f_g, f_train, s.kid_subsets, s.kid_subset_size, seed=s.seed)
-            sweep.append(
-                {
-                    "guidance_scale": float(g),
-                    "breed_fidelity": float((p_g.argmax(1) == y_g).mean()),
-                    "frechet_distance": M.frechet_distance(f_g, f_train),
-                    "kid": kid_g,
-                    "images": int(len(y_g)),
-                }
-            )
+            row = {
+                "guidance_scale": float(g),
+                "breed_fidelity": float((p_g.argmax(1) == y_g).mean()),
+                "frechet_distance": M.frechet_distance(f_g, f_train),
+                "kid": kid_g,
+                "images": int(len(y_g)),
+            }
+            if judge is not None:
+                jf, jp = judge.features(imgs)
+                row["judge_fidelity"] = float((jp.argmax(1) == y_g).mean())
+                row["judge_fd"] = M.frechet_distance(jf, judge_result["train_features"])
+            sweep.append(row)
         timing["guidance_sweep_s"] = time.perf_counter() - t
 
     out.mkdir(parents=True, exist_ok=True)
@@ -254,6 +282,14 @@ def run_eval(settings: EvalSettings) -> dict:
         "class_precision_floor": floor["class_precision"],
         "class_recall_floor": floor["class_recall"],
     }
+    if judge_result:
+        summary.update(
+            judge_fidelity=judge_result["fidelity"]["overall"],
+            judge_min_breed_fidelity=min(judge_result["fidelity"]["per_breed"].values()),
+            judge_fd=judge_result["fd"],
+            judge_fd_floor=judge_result["fd_floor"],
+            judge_real_test_accuracy=judge_result["real_test_accuracy"],
+        )
     if inception_result:
         summary.update(
             fid=inception_result["fid"],
@@ -291,6 +327,7 @@ def run_eval(settings: EvalSettings) -> dict:
             "generated_vs_train": generated,
             "real_test_vs_train": floor,
             "inception": inception_result,
+            "judge": {k: v for k, v in judge_result.items() if k != "train_features"} if judge_result else None,
         },
         "confusion_matrix": {"rows": [names[b] for b in breeds], "columns": names, "counts": matrix.tolist()},
         "guidance_sweep": sweep,

@@ -1,0 +1,62 @@
+"""benchmarks/bench_learning.py end to end at a toy budget: both models train in the one loop, every
+evaluation point is measured, and the table, JSON and plot are written."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import bench_learning  # noqa: E402
+
+
+def test_parse_variant_and_errors():
+    assert bench_learning.parse_variant("tinydit-v1+lr=0.001+pred=sample") == (
+        "tinydit-v1",
+        {"qk_norm": 1, "class_std": 0.02, "time_std": 0.02, "lr": 0.001, "pred": "sample"},
+    )
+    with pytest.raises(ValueError, match="unknown variant base"):
+        bench_learning.parse_variant("unet")
+    with pytest.raises(ValueError, match="key=value"):
+        bench_learning.parse_variant("tinydit+lr")
+
+
+@pytest.mark.slow
+def test_bench_learning_runs_two_models_on_digits(tmp_path, capsys):
+    out = tmp_path / "bl"
+    argv = [
+        "--datasets",
+        "digits16",
+        "--variants",
+        "tinydit,diffusers-dit,tinydit-v1+qk_norm=0",
+        "--steps",
+        "6",
+        "--batch",
+        "8",
+        "--per-class",
+        "3",
+        "--eval-at",
+        "0.5,1.0",
+        "--jobs",
+        "1",
+        "--threads",
+        "1",
+        "--judge-epochs",
+        "1",
+        "--out",
+        str(out),
+    ]
+    assert bench_learning.main(argv) == 0
+    result = json.loads((out / "learning.json").read_text())["results"]["digits16"]
+    assert result["floor_fd"] > 0 and 0 <= result["judge_acc"] <= 1
+    runs = {r["variant"]: r for r in result["runs"]}
+    assert set(runs) == {"tinydit", "diffusers-dit", "tinydit-v1+qk_norm=0"}
+    assert runs["diffusers-dit"]["params"] != runs["tinydit"]["params"]  # really two different models
+    for run in runs.values():
+        assert [p["step"] for p in run["curve"]] == [3, 6]
+        for p in run["curve"]:
+            assert p["loss"] > 0 and 0 <= p["acc_g1"] <= 1 and p["fd_ratio_g3"] > 0
+    table = capsys.readouterr().out
+    assert "| digits16 | diffusers-dit |" in table and "load average at start" in table
+    assert (out / "learning.png").stat().st_size > 5000
