@@ -41,6 +41,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import modal
+from modal.file_pattern_matcher import FilePatternMatcher
 
 # ----------------------------------------------------------------------------------------------
 # Names and places
@@ -89,7 +90,8 @@ image = (
     # In the container this file is re-imported without requirements.txt beside it; the image is already built.
     .uv_pip_install(*(image_requirements(_requirements) if _requirements.is_file() else []))
     .env({"PYTHONUNBUFFERED": "1", "TORCH_HOME": str(DATA_DIR / "torch-cache"), "HF_HOME": str(DATA_DIR / "hf")})
-    .add_local_python_source("cats_dit")
+    # the package's .py files plus its model card template (hub.py renders it for --push)
+    .add_local_python_source("cats_dit", ignore=~FilePatternMatcher("**/*.py", "**/*.jinja"))
     .add_local_dir(REPO_ROOT / "train", str(PROJECT_DIR / "train"), ignore=["__pycache__", "*.pyc"])
     .add_local_dir(REPO_ROOT / "export", str(PROJECT_DIR / "export"), ignore=["__pycache__", "*.pyc"])
 )
