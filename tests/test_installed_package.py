@@ -66,6 +66,7 @@ def test_non_editable_install_exports_and_serves_outside_the_checkout(tmp_path):
         capture_output=True,
     )
     shutil.rmtree(source)  # nothing of the checkout is left to fall back on
+    assert (target / "cats_dit" / "model_card.md.jinja").is_file()  # package data travels with the wheel
     work = tmp_path / "work"
     work.mkdir()
     env = {**os.environ, "PYTHONPATH": str(target), "CATS_DIT_CACHE": str(tmp_path / "cache"), "HF_HUB_OFFLINE": "1"}
