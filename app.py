@@ -20,7 +20,6 @@ import random  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import gradio as gr  # noqa: E402
-import torch  # noqa: E402
 
 from cats_dit.breeds import DISPLAY_NAMES, LABELS  # noqa: E402
 from cats_dit.serving import Service, load_service  # noqa: E402
@@ -44,6 +43,7 @@ except ImportError:
 
 HERE = Path(__file__).resolve().parent
 EXAMPLES = HERE / "examples"
+WEIGHTS = HERE / "weights"  # the committed demo weights: the default when no --model / env var is given
 THEME = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
 CSS = """
 #gallery img, #preview img { image-rendering: pixelated; }
@@ -194,8 +194,15 @@ def main(argv=None) -> None:
     args = build_parser().parse_args(argv)
     configure_pil()
     threads = threads_per_job(args.concurrency)
-    torch.set_num_threads(threads)  # concurrent jobs share the cores instead of oversubscribing them
-    service = load_service(args.model, args.classifier, args.backend, args.onnx_dir, args.device, threads=threads)
+    try:  # the torch backend is optional: an onnxruntime-only Space has no torch
+        import torch
+
+        torch.set_num_threads(threads)  # concurrent jobs share the cores instead of oversubscribing them
+    except ImportError:
+        pass
+    service = load_service(
+        args.model, args.classifier, args.backend, args.onnx_dir, args.device, threads=threads, default_weights=WEIGHTS
+    )
     service.limit_jobs(args.concurrency)
     remove_on_exit(service.outputs.root, GRADIO_TMP)
     launch(build_demo(service), args.host, args.port, args.concurrency, args.max_queue)

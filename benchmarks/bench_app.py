@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import sys
 import tempfile
@@ -35,14 +34,7 @@ import app  # noqa: E402
 from benchmarks._load import load_average, load_line  # noqa: E402
 from cats_dit.serving import DEFAULTS, load_service  # noqa: E402
 from cats_dit.serving.loading import threads_per_job  # noqa: E402
-from cats_dit.serving.sources import DEFAULT_PIPELINE  # noqa: E402
-from cats_dit.serving.testing import make_tiny_models  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from cats_dit.testing import free_port, make_tiny_models  # noqa: E402
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -99,7 +91,7 @@ def main() -> None:
     args = p.parse_args()
     requests = 2 if args.quick else args.requests
     model, classifier = args.model, args.classifier
-    if args.random or (model is None and not DEFAULT_PIPELINE.is_dir()):
+    if args.random or (model is None and not (ROOT / "weights" / "pipeline").is_dir()):
         preset = args.random or "demo"
         model, tiny_classifier = map(str, make_tiny_models(tempfile.mkdtemp(prefix="bench_app_"), preset=preset))
         classifier = classifier or tiny_classifier
@@ -112,7 +104,7 @@ def main() -> None:
     for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
         threads = threads_per_job(args.concurrency)  # as app.py's main() does
         torch.set_num_threads(threads)
-        service = load_service(model, classifier, backend=backend, threads=threads)
+        service = load_service(model, classifier, backend=backend, threads=threads, default_weights=ROOT / "weights")
         if service.errors:
             print(f"skipping {backend}: {service.errors}", file=sys.stderr)
             continue

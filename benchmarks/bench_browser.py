@@ -43,9 +43,9 @@ def export_random_preset(preset: str, out: Path, precisions: list[str]) -> Path:
     """``preset`` with random weights, exported (unvalidated: speed only) into ``out`` with a
     models.json the page reads. The classifier is the committed one (the page loads one too)
     when static_site/models/ has it, else a small random one through ``python -m export``."""
-    from export import models_json
-    from export.export_models import export_generator_files
-    from export.testing import build_tiny_pipeline
+    from cats_dit.onnx import models_json
+    from cats_dit.onnx.export import export_generator_files
+    from cats_dit.testing import build_tiny_pipeline
 
     pipe = build_tiny_pipeline(preset)
     files = export_generator_files(pipe.transformer, out, precisions)
@@ -66,7 +66,7 @@ def export_random_preset(preset: str, out: Path, precisions: list[str]) -> Path:
     else:
         work = out / ".classifier"
         _, clf_dir = st.build_tiny_models(work)
-        from export.export_models import run_export
+        from cats_dit.onnx.export import run_export
 
         clf = run_export(None, clf_dir, work / "out", precisions=["fp32"], log=lambda *a: None)["classifier"]
         for entry in clf["files"].values():

@@ -27,10 +27,10 @@ import onnxruntime as ort  # noqa: E402
 import torch  # noqa: E402
 
 from benchmarks._load import load_average, load_line, ratio  # noqa: E402
+from cats_dit.onnx.export import export_generator_files  # noqa: E402
+from cats_dit.onnx.variants import PRECISIONS  # noqa: E402
 from cats_dit.onnx_pipeline import OnnxCatsDiTPipeline, make_session  # noqa: E402
-from export.export_models import export_generator_files  # noqa: E402
-from export.testing import build_tiny_pipeline  # noqa: E402
-from export.variants import PRECISIONS  # noqa: E402
+from cats_dit.testing import build_tiny_pipeline  # noqa: E402
 
 
 def parse_args(argv=None):

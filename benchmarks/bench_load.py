@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from gradio_client import Client  # noqa: E402
 
-from cats_dit.serving.testing import app_server, process_stats  # noqa: E402
+from cats_dit.testing import app_server, process_stats  # noqa: E402
 
 THREAD_SLACK = 4  # idle worker threads a server may keep after a burst
 
@@ -120,7 +120,10 @@ def main(argv=None) -> int:
         server_args += ["--classifier", args.classifier]
     started = time.time()
     deadline = started + args.max_seconds
-    with tempfile.TemporaryDirectory(prefix="bench_load_") as tmp, app_server(*server_args, tmpdir=tmp) as (url, proc):
+    with (
+        tempfile.TemporaryDirectory(prefix="bench_load_") as tmp,
+        app_server(ROOT / "app.py", *server_args, tmpdir=tmp) as (url, proc),
+    ):
         warm = Client(url, verbose=False)
         warm.predict("random", 1, 1, 3.0, "euler", 0, True, api_name="/generate")
         before = process_stats(proc.pid)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,14 +23,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._load import load_average, load_line, ratio  # noqa: E402
+from cats_dit.accelerate_launch import accelerate_command  # noqa: E402
+from cats_dit.testing import free_port  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def train_speed(data: Path, preset: str, processes: int, batch: int, steps: int, work: Path) -> dict:
@@ -64,23 +59,8 @@ def train_speed(data: Path, preset: str, processes: int, batch: int, steps: int,
     if processes == 1:
         cmd = [sys.executable, *args]
     else:
-        cmd = [
-            sys.executable,
-            "-m",
-            "accelerate.commands.launch",
-            "--multi_gpu",  # with the script's --cpu: N gloo processes (`launch --cpu` would start one)
-            "--num_processes",
-            str(processes),
-            "--num_machines",
-            "1",
-            "--mixed_precision",
-            "no",
-            "--dynamo_backend",
-            "no",
-            "--main_process_port",
-            str(free_port()),
-            *args,
-        ]
+        # --multi_gpu with the script's --cpu: N gloo processes (`launch --cpu` would start one)
+        cmd = accelerate_command(args[0], processes, args[1:], mixed_precision="no", main_process_port=free_port())
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
     if proc.returncode != 0:

@@ -68,12 +68,15 @@ def _display(name: str) -> str:
 DISPLAY_NAMES: tuple[str, ...] = tuple(_display(name) for name in LABELS)
 
 
-def _key(name: str) -> str:
+def normalise_name(name: str) -> str:
+    """The spelling-free key of a breed name: case, spaces, hyphens and underscores do not matter.
+    ``pipeline_cats_dit.CatsDiTPipeline.get_label_ids`` keeps a copy (it ships alone as Hub code);
+    ``tests/test_breeds.py`` checks they agree."""
     return name.strip().lower().replace(" ", "_").replace("-", "_")
 
 
-_LOOKUP: dict[str, int] = {_key(name): i for i, name in enumerate(LABELS)}
-_LOOKUP.update({_key(name): i for i, name in enumerate(DISPLAY_NAMES)})
+_LOOKUP: dict[str, int] = {normalise_name(name): i for i, name in enumerate(LABELS)}
+_LOOKUP.update({normalise_name(name): i for i, name in enumerate(DISPLAY_NAMES)})
 
 
 def to_id(label: str | int) -> int:
@@ -86,7 +89,7 @@ def to_id(label: str | int) -> int:
             return i
         raise ValueError(f"Breed id {i} is out of range 0..{NUM_CLASSES - 1}. Valid breeds: {', '.join(LABELS)}")
     if isinstance(label, str):
-        key = _key(label)
+        key = normalise_name(label)
         if key in _LOOKUP:
             return _LOOKUP[key]
         if key.isdigit():
@@ -109,9 +112,9 @@ def oxford_to_id(oxford_class: str) -> int:
 
     Dog breeds map to ``other``. Unknown names raise ValueError.
     """
-    key = _key(oxford_class)
+    key = normalise_name(oxford_class)
     for i, name in enumerate(CAT_BREEDS):
-        if _key(name) == key:
+        if normalise_name(name) == key:
             return i
     if key in DOG_BREEDS:
         return OTHER_ID

@@ -1,4 +1,4 @@
-"""Seeded Gaussian noise with numpy only (the cross-language contract of DESIGN.md).
+"""Seeded Gaussian noise with numpy only (the cross-language contract in docs/design.md).
 
 The same functions as in ``pipeline_cats_dit`` (which keeps its own copy, because that file
 is shipped alone as Hub custom code); this module exists so that onnxruntime code can make

@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from .breeds import normalise_name
 from .noise import image_seeds, seeded_noise
+from .onnx.models_json import NAME as MODELS_JSON
 from .preprocessing import image_to_array, preprocess_array, preprocess_image  # noqa: F401  (re-exported)
-
-MODELS_JSON = "models.json"
 
 
 # -- scheduler (numpy port of cats_dit.scheduling_flow_match.FlowMatchScheduler) ------------------
@@ -122,8 +122,13 @@ def to_images(x: np.ndarray) -> np.ndarray:
 
 
 # -- sessions ---------------------------------------------------------------------------------------
-def make_session(path: str | Path, intra_op_num_threads: int | None = None, providers=None) -> ort.InferenceSession:
-    """An onnxruntime session with full graph optimisation and an optional thread count."""
+def make_session(
+    path: str | Path, intra_op_num_threads: int | None = None, providers=None, server: bool = False
+) -> ort.InferenceSession:
+    """An onnxruntime session with full graph optimisation and an optional thread count.
+
+    ``server``: no busy-waiting worker threads (they steal the CPU from the other requests, the web
+    server and PNG encoding; on 2 cores that costs ~1.6x CPU per request)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"ONNX file {path} is missing")
@@ -133,6 +138,8 @@ def make_session(path: str | Path, intra_op_num_threads: int | None = None, prov
     options.inter_op_num_threads = 1
     if intra_op_num_threads:
         options.intra_op_num_threads = int(intra_op_num_threads)
+    if server:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), options, providers=providers or ["CPUExecutionProvider"])
 
 
@@ -159,10 +166,6 @@ def pick_file(section: dict, precision: str | None, what: str) -> tuple[str, dic
     if chosen not in files:
         raise ValueError(f"No {what} file for precision {chosen!r}; available: {', '.join(files) or 'none'}")
     return chosen, files[chosen]
-
-
-def _normalise_name(name: str) -> str:
-    return name.strip().lower().replace(" ", "_").replace("-", "_")
 
 
 class OnnxCatsDiTPipeline:
@@ -193,7 +196,7 @@ class OnnxCatsDiTPipeline:
         self.scheduler_config = dict(scheduler_config or {})
         self.defaults = {"num_inference_steps": 20, "guidance_scale": 3.0, "solver": "euler", **(defaults or {})}
         self.precision = precision
-        self._lookup = {_normalise_name(n): i for i, n in enumerate(self.labels)}
+        self._lookup = {normalise_name(n): i for i, n in enumerate(self.labels)}
 
     @classmethod
     def from_config(
@@ -203,11 +206,12 @@ class OnnxCatsDiTPipeline:
         precision: str | None = None,
         intra_op_num_threads: int | None = None,
         providers=None,
+        server: bool = False,
     ) -> OnnxCatsDiTPipeline:
-        """From an in-memory models.json dict and the folder its files are in."""
+        """From an in-memory models.json dict and the folder its files are in (``server``: see make_session)."""
         g = meta["generator"]
         chosen, entry = pick_file(g, precision, "generator")
-        session = make_session(Path(models_dir) / entry["name"], intra_op_num_threads, providers)
+        session = make_session(Path(models_dir) / entry["name"], intra_op_num_threads, providers, server)
         return cls(
             session,
             labels=meta["labels"],
@@ -238,8 +242,8 @@ class OnnxCatsDiTPipeline:
             raise ValueError("breed is empty; give a breed name or id")
         ids = []
         for item in items:
-            if isinstance(item, str) and _normalise_name(item) in self._lookup:
-                ids.append(self._lookup[_normalise_name(item)])
+            if isinstance(item, str) and normalise_name(item) in self._lookup:
+                ids.append(self._lookup[normalise_name(item)])
             elif (
                 isinstance(item, (int, np.integer)) and not isinstance(item, bool) and 0 <= int(item) < len(self.labels)
             ):
@@ -325,10 +329,12 @@ class OnnxBreedClassifier:
         self.precision = precision
 
     @classmethod
-    def from_config(cls, meta: dict, models_dir, precision=None, intra_op_num_threads=None, providers=None):
+    def from_config(
+        cls, meta: dict, models_dir, precision=None, intra_op_num_threads=None, providers=None, server: bool = False
+    ):
         c = meta["classifier"]
         chosen, entry = pick_file(c, precision, "classifier")
-        session = make_session(Path(models_dir) / entry["name"], intra_op_num_threads, providers)
+        session = make_session(Path(models_dir) / entry["name"], intra_op_num_threads, providers, server)
         return cls(session, c.get("labels", meta["labels"]), c["preprocess"], precision=chosen)
 
     @classmethod

@@ -1,1 +1,1 @@
-"""ONNX export of the CatsDiT generator and the breed classifier (run as ``python -m export``)."""
+"""``python -m export``: the command line of the ONNX export in :mod:`cats_dit.onnx`."""

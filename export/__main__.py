@@ -1,15 +1,18 @@
-"""``python -m export``: ONNX export of the generator and the classifier (see export/export_models.py)."""
+"""``python -m export``: command line of :func:`cats_dit.onnx.run_export` (the export itself lives in the library)."""
 
 from __future__ import annotations
 
 import argparse
 import signal
 import sys
+from pathlib import Path
 
-from .export_models import DEFAULT_OUTPUT, ExportError, run_export
-from .onnx_configs import OPSET
-from .validate import ExportValidationError
-from .variants import MAX_FILE_BYTES, PRECISIONS
+from cats_dit.onnx.configs import OPSET
+from cats_dit.onnx.export import ExportError, ExportOptions, run_export
+from cats_dit.onnx.validate import ExportValidationError
+from cats_dit.onnx.variants import MAX_FILE_BYTES, PRECISIONS
+
+DEFAULT_OUTPUT = Path("static_site/models")  # what the static page serves
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -55,13 +58,15 @@ def main(argv=None) -> int:
             None if args.pipeline.lower() in none else args.pipeline,
             None if args.classifier.lower() in none else args.classifier,
             args.output,
-            precisions=[s for s in args.precisions.split(",") if s.strip()],
-            opset=args.opset,
-            steps=args.steps,
-            guidance=args.guidance,
-            quality_seed=args.quality_seed,
-            max_file_bytes=int(args.max_file_mb * 1e6),
-            only_default=args.only_default,
+            ExportOptions(
+                precisions=[s for s in args.precisions.split(",") if s.strip()],
+                opset=args.opset,
+                steps=args.steps,
+                guidance=args.guidance,
+                quality_seed=args.quality_seed,
+                max_file_bytes=int(args.max_file_mb * 1e6),
+                only_default=args.only_default,
+            ),
         )
     except (ExportError, ExportValidationError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -36,8 +36,7 @@ TOLERANCE = 1e-4  # the exporter's fp32 tolerance, relative to max(1, max |outpu
 def build_transformer(preset: str, qk_norm: bool, seed: int = 0):
     """A random-weight TinyDiT of ``preset`` (speed and fusion do not depend on training)."""
     from cats_dit.modeling_tinydit import PRESETS, TinyDiTModel
-
-    from .testing import randomize
+    from cats_dit.testing import randomize
 
     torch.manual_seed(seed)
     model = TinyDiTModel(**{**PRESETS[preset], "qk_norm": qk_norm})
@@ -137,9 +136,8 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
 
     from benchmarks._load import load_average, load_line, ratio
-
-    from .export_models import _torch_export, export_generator_files
-    from .onnx_configs import OPSET, TinyDiTOnnxConfig
+    from cats_dit.onnx.configs import OPSET, TinyDiTOnnxConfig
+    from cats_dit.onnx.export import _torch_export, export_generator_files
 
     model = build_transformer(args.preset, args.qk_norm)
     cfg = model.config

@@ -1,6 +1,6 @@
 """Shared pytest fixtures.
 
-Data fixtures (owner: data helper) are prefixed ``cartoon_``: small cartoon-cat trees in the
+Data fixtures are prefixed ``cartoon_``: small cartoon-cat trees in the
 exact Oxford-IIIT Pet layout, drawn once per test session.
 """
 

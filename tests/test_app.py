@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import sys
 import threading
 from pathlib import Path
@@ -21,15 +20,9 @@ from gradio_client import Client, handle_file  # noqa: E402
 
 import app  # noqa: E402
 from cats_dit.serving import MAX_IMAGE_PIXELS, configure_pil, load_service  # noqa: E402
-from cats_dit.serving.testing import make_tiny_models  # noqa: E402
+from cats_dit.testing import free_port, make_tiny_models  # noqa: E402
 
 GOOD_GENERATE = ("Bengal", 1, 2, 3.0, "euler", 1, False)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start(service, concurrency=2):
@@ -223,7 +216,7 @@ DEMO_WEIGHTS = ROOT / "weights"
 def test_demo_classifier_names_the_example_breeds():
     """The committed demo weights: each example cartoon is classified as its breed (the dog as other)."""
     assert (DEMO_WEIGHTS / "classifier" / "config.json").is_file(), "the demo weights must be committed in weights/"
-    service = load_service(None, None, backend="torch")
+    service = load_service(None, None, backend="torch", default_weights=DEMO_WEIGHTS)
     assert "classifier" not in service.errors
     demo, url = start(service, concurrency=1)
     try:

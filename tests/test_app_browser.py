@@ -10,19 +10,11 @@ import pytest
 from test_app import ROOT, app, free_port  # noqa: F401  (test_app puts the repo root on sys.path)
 
 from cats_dit.serving import configure_pil, load_service
-from cats_dit.serving.testing import make_tiny_models
+from cats_dit.testing import make_tiny_models
+from static_site import testing as st
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+CHROMIUM = shutil.which("chromium") or st.CHROMIUM
+ARGS = st.CHROMIUM_ARGS
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,

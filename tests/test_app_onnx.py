@@ -10,7 +10,7 @@ from test_app import pixels, start  # noqa: F401  (test_app puts the repo root o
 
 from cats_dit.serving import load_service
 from cats_dit.serving.onnx_backend import ENV_CACHE, OnnxGenerator, cache_root, fingerprint
-from cats_dit.serving.testing import make_tiny_models
+from cats_dit.testing import make_tiny_models
 
 pytestmark = pytest.mark.slow  # one real `python -m export` run (~30-60 s on 2 CPU cores)
 

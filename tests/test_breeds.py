@@ -43,3 +43,31 @@ def test_oxford_mapping_covers_all_37_classes():
     assert breeds.is_cat("Sphynx") and not breeds.is_cat("beagle")
     with pytest.raises(ValueError):
         breeds.oxford_to_id("unicorn")
+
+
+def _spellings(name: str) -> list[str]:
+    return [name, name.upper(), name.lower(), name.replace("_", " "), name.replace("_", "-"), f"  {name.lower()} "]
+
+
+def test_hub_pipeline_copy_of_name_lookup_agrees_with_breeds():
+    """pipeline_cats_dit ships alone as Hub code, so it keeps its own name lookup: same answers."""
+    from types import SimpleNamespace
+
+    from cats_dit.pipeline_cats_dit import CatsDiTPipeline
+
+    fake = SimpleNamespace(id2label=dict(enumerate(breeds.LABELS)), labels=list(breeds.LABELS))
+    for i, name in enumerate(breeds.LABELS):
+        for spelling in _spellings(name):
+            assert CatsDiTPipeline.get_label_ids(fake, spelling) == [breeds.to_id(spelling)] == [i], spelling
+        assert CatsDiTPipeline.get_label_ids(fake, i) == [breeds.to_id(i)]
+    for bad in ("Tabby", "Maine__Coon", "Siamese cat"):
+        with pytest.raises(ValueError):
+            breeds.to_id(bad)
+        with pytest.raises(ValueError):
+            CatsDiTPipeline.get_label_ids(fake, bad)
+
+
+def test_onnx_pipeline_uses_the_one_name_lookup():
+    from cats_dit import onnx_pipeline
+
+    assert onnx_pipeline.normalise_name is breeds.normalise_name

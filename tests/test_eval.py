@@ -8,12 +8,12 @@ import pytest
 import torch
 from PIL import Image
 
-from cats_dit import build_pipeline
 from cats_dit.breeds import LABELS
 from cats_dit.classifier import BreedClassifier
 from cats_dit.data import make_cartoon_dataset
 from cats_dit.eval import SUMMARY_KEYS, ClassifierFeatures, EvalSettings, run_eval
 from cats_dit.eval.__main__ import main
+from cats_dit.testing import build_tiny_pipeline
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -29,11 +29,7 @@ def one_thread():
 def tiny(tmp_path_factory):
     """A tiny pipeline with random non-zero weights, a random resnet18 classifier, cartoon cats."""
     root = tmp_path_factory.mktemp("tiny_eval")
-    torch.manual_seed(0)
-    pipe = build_pipeline("tiny")
-    with torch.no_grad():
-        for p in pipe.transformer.parameters():
-            p.add_(torch.randn_like(p) * 0.05)
+    pipe = build_tiny_pipeline(seed=0)
     pipe.save_pretrained(root / "pipeline")
     BreedClassifier("resnet18", image_size=32).save_pretrained(root / "classifier")
     make_cartoon_dataset(root / "cartoon", per_class=12, seed=3, test_fraction=0.4, progress=False)

@@ -3,24 +3,20 @@
 import pytest
 import torch
 
-from cats_dit import build_pipeline
 from cats_dit.classifier import BreedClassifier
 from cats_dit.data import make_cartoon_dataset
 from cats_dit.eval import EvalSettings, run_eval
+from cats_dit.testing import build_tiny_pipeline
 
 
 @pytest.mark.slow
 def test_onnx_generator_scores_like_the_torch_pipeline(tmp_path):
-    from export.export_models import run_export
+    from cats_dit.onnx.export import run_export
 
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        torch.manual_seed(1)
-        pipe = build_pipeline("tiny")
-        with torch.no_grad():
-            for p in pipe.transformer.parameters():
-                p.add_(torch.randn_like(p) * 0.05)
+        pipe = build_tiny_pipeline(seed=1)
         pipe.save_pretrained(tmp_path / "pipeline")
         BreedClassifier("resnet18", image_size=32).save_pretrained(tmp_path / "classifier")
         run_export(

@@ -12,12 +12,13 @@ import pytest
 import torch
 
 from cats_dit.classifier import BreedClassifier
+from cats_dit.onnx.export import ExportError, run_export
+from cats_dit.onnx.models_json import check_folder, sha256_file
+from cats_dit.onnx.testing import exported_tiny_models
+from cats_dit.onnx.validate import TOLERANCES, ExportValidationError, output_error, psnr_db
 from cats_dit.pipeline_cats_dit import CatsDiTPipeline
+from cats_dit.testing import make_tiny_models
 from export.__main__ import main as export_main
-from export.export_models import ExportError, run_export
-from export.models_json import check_folder, sha256_file
-from export.testing import exported_tiny_models, save_tiny_models
-from export.validate import TOLERANCES, ExportValidationError, output_error, psnr_db
 
 GEN_FILES = {"fp32": "generator.onnx", "fp16": "generator_fp16.onnx", "int8": "generator_int8.onnx"}
 CLF_FILES = {"fp32": "classifier.onnx", "fp16": "classifier_fp16.onnx", "int8": "classifier_int8.onnx"}
@@ -31,7 +32,7 @@ def exported():
 
 @pytest.fixture(scope="module")
 def saved_once(tmp_path_factory):
-    return save_tiny_models(tmp_path_factory.mktemp("tiny"))
+    return make_tiny_models(tmp_path_factory.mktemp("tiny"))
 
 
 @pytest.fixture

@@ -14,11 +14,11 @@ import pytest
 import torch
 from huggingface_hub import ModelCard
 
-from cats_dit import build_pipeline
 from cats_dit.classifier import BreedClassifier
 from cats_dit.data import make_cartoon_dataset
 from cats_dit.eval import EvalSettings, run_eval
 from cats_dit.hub import main
+from cats_dit.testing import build_tiny_pipeline
 
 REPO = "someone/cats-dit-tiny"
 FAKE_TOKEN = "hf_" + "thisIsNotARealTokenButMustNeverBeShown42"  # split: no token-shaped literal in the repo
@@ -27,16 +27,12 @@ FAKE_TOKEN = "hf_" + "thisIsNotARealTokenButMustNeverBeShown42"  # split: no tok
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory):
     """Tiny pipeline, classifier, its fp32 ONNX export (python -m export's run_export) and an eval.json."""
-    from export.export_models import run_export
+    from cats_dit.onnx.export import run_export
 
     root = tmp_path_factory.mktemp("hub")
     before = torch.get_num_threads()
     torch.set_num_threads(1)
-    torch.manual_seed(0)
-    pipe = build_pipeline("tiny")
-    with torch.no_grad():
-        for p in pipe.transformer.parameters():
-            p.add_(torch.randn_like(p) * 0.05)
+    pipe = build_tiny_pipeline(seed=0)
     pipe.save_pretrained(root / "pipeline")
     BreedClassifier("resnet18", image_size=32).save_pretrained(root / "classifier")
     run_export(root / "pipeline", root / "classifier", root / "onnx", precisions=["fp32"], log=lambda *_: None)

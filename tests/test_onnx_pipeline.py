@@ -8,6 +8,7 @@ from PIL import Image
 
 from cats_dit import noise
 from cats_dit.classifier import BreedClassifier, image_to_tensor, preprocess_tensor
+from cats_dit.onnx.testing import exported_tiny_models
 from cats_dit.onnx_pipeline import (
     NumpyFlowMatchScheduler,
     OnnxBreedClassifier,
@@ -18,7 +19,6 @@ from cats_dit.onnx_pipeline import (
 from cats_dit.pipeline_cats_dit import CatsDiTPipeline, seeded_noise
 from cats_dit.preprocessing import resized_size
 from cats_dit.scheduling_flow_match import FlowMatchScheduler
-from export.testing import exported_tiny_models
 
 
 @pytest.fixture(scope="module")

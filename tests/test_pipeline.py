@@ -6,16 +6,13 @@ import torch
 from diffusers import FlowMatchEulerDiscreteScheduler
 from PIL import Image
 
-from cats_dit import build_pipeline
 from cats_dit.pipeline_cats_dit import combine_guidance, seeded_noise, seeded_normal
+from cats_dit.testing import build_tiny_pipeline
 
 
 @pytest.fixture(scope="module")
 def pipe():
-    pipe = build_pipeline("tiny")
-    torch.manual_seed(0)
-    for p in pipe.transformer.parameters():
-        p.data.normal_(0, 0.05)
+    pipe = build_tiny_pipeline(seed=0)
     pipe.set_progress_bar_config(disable=True)
     return pipe
 

@@ -24,8 +24,8 @@ sys.path.insert(0, str(ROOT))
 
 from gradio_client import Client, handle_file  # noqa: E402
 
-from cats_dit.serving.testing import app_server, make_tiny_models, process_stats  # noqa: E402
 from cats_dit.serving.validation import MAX_UPLOAD_BYTES, load_image, validate_generate  # noqa: E402
+from cats_dit.testing import app_server, make_tiny_models, process_stats  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="needs Linux /proc")]
 RSS_GROWTH_BOUND_MB = 100
@@ -35,7 +35,7 @@ RSS_GROWTH_BOUND_MB = 100
 def demo_server(tmp_path_factory):
     """The committed demo weights on the torch backend, as a Space would run them."""
     tmp = tmp_path_factory.mktemp("robust_server")
-    with app_server("--backend", "torch", "--concurrency", "2", tmpdir=tmp) as (url, proc):
+    with app_server(ROOT / "app.py", "--backend", "torch", "--concurrency", "2", tmpdir=tmp) as (url, proc):
         yield url, proc.pid, tmp
 
 
@@ -167,7 +167,9 @@ def test_sigterm_removes_the_servers_temporary_folders(tmp_path):
     pipeline, classifier = make_tiny_models(tmp_path / "models")
     tmp = tmp_path / "tmp"
     tmp.mkdir()
-    with app_server("--model", str(pipeline), "--classifier", str(classifier), "--backend", "torch", tmpdir=tmp) as (
+    with app_server(
+        ROOT / "app.py", "--model", str(pipeline), "--classifier", str(classifier), "--backend", "torch", tmpdir=tmp
+    ) as (
         url,
         proc,
     ):

@@ -7,17 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
-from cats_dit import CatsDiTPipeline, FlowMatchScheduler, build_pipeline
+from cats_dit import CatsDiTPipeline, FlowMatchScheduler
+from cats_dit.testing import build_tiny_pipeline
 
 
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
-    pipe = build_pipeline("tiny", solver="heun", prediction_type="sample")
-    torch.manual_seed(0)
-    for p in pipe.transformer.parameters():
-        p.data.normal_(0, 0.05)
+    pipe = build_tiny_pipeline(seed=0, solver="heun", prediction_type="sample")
     pipe.set_progress_bar_config(disable=True)
     folder = tmp_path_factory.mktemp("pipe") / "cats-tiny"
     pipe.save_pretrained(folder)

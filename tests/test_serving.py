@@ -20,7 +20,7 @@ from cats_dit.serving import (
     validate_generate,
 )
 from cats_dit.serving.sources import ENV_MODEL, ModelSource, choose_source, resolve_folder
-from cats_dit.serving.testing import make_tiny_models
+from cats_dit.testing import make_tiny_models
 
 GOOD = dict(breed="Bengal", num_images=2, steps=4, guidance=3.0, sampler="euler", seed=7)
 

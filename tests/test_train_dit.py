@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,9 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
+
+from cats_dit.accelerate_launch import accelerate_command
+from cats_dit.testing import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "train" / "train_dit.py"
@@ -226,12 +228,6 @@ def test_config_differences_names_nested_fields():
     assert config_differences(saved, saved) == []
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_two_process_accelerate_launch(cartoon_root, tmp_path, run_a):
     """Two real CPU processes (gloo): data sharded, one set of outputs, a time budget both agree on.
@@ -240,22 +236,7 @@ def test_two_process_accelerate_launch(cartoon_root, tmp_path, run_a):
     path needs an MPI hostfile), so the 2-process CPU launch is `--multi_gpu` on a machine without
     CUDA, where train_dit.py asks accelerate for the CPU."""
     out = tmp_path / "ddp"
-    cmd = [
-        sys.executable,
-        "-m",
-        "accelerate.commands.launch",
-        "--multi_gpu",
-        "--num_processes",
-        "2",
-        "--num_machines",
-        "1",
-        "--mixed_precision",
-        "no",
-        "--dynamo_backend",
-        "no",
-        "--main_process_port",
-        str(free_port()),
-        str(SCRIPT),
+    args = [
         "--data-root",
         str(cartoon_root),
         "--output-dir",
@@ -280,6 +261,7 @@ def test_two_process_accelerate_launch(cartoon_root, tmp_path, run_a):
         "--torch-threads",
         "1",
     ]
+    cmd = accelerate_command(SCRIPT, 2, args, mixed_precision="no", main_process_port=free_port())
     proc = subprocess.run(cmd, cwd=REPO, env=env(), capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
     summary = json.loads((out / "summary.json").read_text())

@@ -41,6 +41,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import modal
+from modal.file_pattern_matcher import FilePatternMatcher
 
 # ----------------------------------------------------------------------------------------------
 # Names and places
@@ -89,7 +90,8 @@ image = (
     # In the container this file is re-imported without requirements.txt beside it; the image is already built.
     .uv_pip_install(*(image_requirements(_requirements) if _requirements.is_file() else []))
     .env({"PYTHONUNBUFFERED": "1", "TORCH_HOME": str(DATA_DIR / "torch-cache"), "HF_HOME": str(DATA_DIR / "hf")})
-    .add_local_python_source("cats_dit")
+    # the package's .py files plus its model card template (hub.py renders it for --push)
+    .add_local_python_source("cats_dit", ignore=~FilePatternMatcher("**/*.py", "**/*.jinja"))
     .add_local_dir(REPO_ROOT / "train", str(PROJECT_DIR / "train"), ignore=["__pycache__", "*.pyc"])
     .add_local_dir(REPO_ROOT / "export", str(PROJECT_DIR / "export"), ignore=["__pycache__", "*.pyc"])
 )
@@ -142,18 +144,9 @@ def dataset_root(data_dir: Path, dataset: str) -> Path:
 def build_accelerate_command(
     script: str, num_processes: int, script_args: Sequence[str], mixed_precision: str = "bf16", cpu: bool = False
 ) -> list[str]:
-    """``accelerate launch`` with every launcher setting explicit, so no accelerate config file is consulted."""
-    if num_processes < 1:
-        raise ValueError(f"num_processes must be >= 1, got {num_processes}")
-    if cpu and num_processes > 1:  # accelerate's --cpu launcher ignores --num_processes and starts one
-        raise ValueError("accelerate launch --cpu runs a single process; use num_processes=1 with cpu=True")
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(num_processes)]
-    cmd += ["--num_machines", "1", "--mixed_precision", mixed_precision, "--dynamo_backend", "no"]
-    if cpu:
-        cmd.append("--cpu")
-    elif num_processes > 1:
-        cmd.append("--multi_gpu")
-    return [*cmd, script, *script_args]
+    from cats_dit.accelerate_launch import accelerate_command
+
+    return accelerate_command(script, num_processes, script_args, mixed_precision, cpu)
 
 
 def build_train_dit_command(

@@ -4,7 +4,8 @@ robust image loading with an optional pre-resized cache, and the torchvision v2 
 from .cartoon import make_cartoon_dataset
 from .dataset import ImageDataset
 from .images import check_image, open_rgb, to_rgb
-from .records import SPLITS, Record, load_records
+from .layouts import load_records
+from .records import SPLITS, Record
 from .transforms import classifier_transform, generator_transform
 
 __all__ = [

@@ -26,7 +26,7 @@ def _cartoon(args) -> int:
 
 def _info(args) -> int:
     from ..breeds import LABELS
-    from .records import load_records
+    from .layouts import load_records
 
     splits = ["train", "val", "test"]
     counts = {}

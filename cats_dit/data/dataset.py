@@ -88,9 +88,6 @@ class ImageDataset(Dataset):
     def labels(self) -> list[int]:
         return [r.label for r in self.records]
 
-    def class_counts(self) -> dict[int, int]:
-        return dict(sorted(Counter(self.labels).items()))
-
     def check_classes(self, class_ids: Iterable[int]) -> None:
         """Raise ValueError naming every class in ``class_ids`` without a usable image."""
         counts = Counter(self.labels)

@@ -14,13 +14,19 @@ from tqdm.auto import tqdm
 
 @dataclass
 class Generator:
-    """A loaded generator: ``kind`` "torch" or "onnx", ``pipe`` the pipeline object."""
+    """A loaded generator for evaluation: ``kind`` "torch" or "onnx" and ``backend``, the serving
+    backend (``TorchGenerator`` / ``OnnxGenerator``: the one generator interface of the package)."""
 
     kind: str
-    pipe: object
+    backend: object
     source: str
     sample_size: int
     precision: str | None = None
+
+    @property
+    def pipe(self):
+        """The pipeline object behind the backend (CatsDiTPipeline or OnnxCatsDiTPipeline)."""
+        return self.backend.pipe
 
     def describe(self) -> dict:
         info = {"source": self.source, "kind": self.kind, "sample_size": self.sample_size}
@@ -38,23 +44,8 @@ class Generator:
 
     def __call__(self, breed_id: int, n: int, seed: int, steps: int, guidance: float, solver: str | None = None):
         """``n`` images of one breed as float32 [n, 3, H, W] in [0, 1]; image k uses seed ``seed + k``."""
-        if self.kind == "torch":
-            sched = self.pipe.scheduler
-            if solver is not None and sched.config.get("solver", solver) != solver:
-                self.pipe.register_modules(scheduler=type(sched).from_config(sched.config, solver=solver))
-            out = self.pipe(
-                breed=breed_id,
-                num_images_per_prompt=n,
-                num_inference_steps=steps,
-                guidance_scale=guidance,
-                seed=seed,
-                output_type="pt",
-            ).images
-            return out.float().cpu()
-        kwargs = {"solver": solver} if solver else {}
-        arr = self.pipe(
-            breed_id, num_images_per_prompt=n, num_inference_steps=steps, guidance_scale=guidance, seed=seed, **kwargs
-        )
+        sampler = solver or self.backend.defaults["sampler"]
+        arr = self.backend.generate([breed_id] * n, seed, steps, guidance, sampler)
         return torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32)).permute(0, 3, 1, 2)
 
 
@@ -85,22 +76,21 @@ def load_generator(path: str | Path, precision: str | None = None) -> Generator:
     if not folder.is_dir():
         raise FileNotFoundError(f"Generator folder {folder} does not exist")
     if (folder / "model_index.json").is_file():
-        from ..pipeline_cats_dit import CatsDiTPipeline
+        from ..serving.backends import TorchGenerator
 
-        pipe = CatsDiTPipeline.from_pretrained(folder)
-        pipe.set_progress_bar_config(disable=True)
-        return Generator("torch", pipe, str(folder), int(pipe.transformer.config.sample_size))
+        backend = TorchGenerator(folder, device="cpu")
+        return Generator("torch", backend, str(folder), backend.sample_size)
     if (folder / "models.json").is_file():
         try:
-            from ..onnx_pipeline import OnnxCatsDiTPipeline
+            from ..serving.onnx_backend import OnnxGenerator
         except ImportError as exc:
             raise RuntimeError(
                 f"{folder} is an ONNX models folder but cats_dit.onnx_pipeline is unavailable: {exc}"
             ) from exc
-        pipe = OnnxCatsDiTPipeline.from_folder(folder, precision=precision)
         meta = json.loads((folder / "models.json").read_text())
         chosen = precision or meta["generator"].get("default_precision", "fp32")
-        return Generator("onnx", pipe, str(folder), int(meta["generator"]["sample_size"]), precision=chosen)
+        backend = OnnxGenerator(folder, precision=chosen)
+        return Generator("onnx", backend, str(folder), backend.sample_size, precision=backend.precision)
     raise ValueError(
         f"{folder} is neither a pipeline folder (model_index.json) nor an ONNX models folder (models.json)"
     )

@@ -13,8 +13,6 @@ from pathlib import Path
 from .backends import TorchClassifier, TorchGenerator
 from .service import DEFAULTS, Service
 from .sources import (
-    DEFAULT_CLASSIFIER,
-    DEFAULT_PIPELINE,
     ENV_BACKEND,
     ENV_CLASSIFIER,
     ENV_MODEL,
@@ -35,13 +33,17 @@ def load_service(
     device: str | None = None,
     log=print,
     threads: int | None = None,
+    default_weights: str | Path | None = None,
 ) -> Service:
-    """``threads``: CPU threads per job for onnxruntime (None: its default); see :func:`threads_per_job`."""
+    """``threads``: CPU threads per job for onnxruntime (None: its default); see :func:`threads_per_job`.
+    ``default_weights``: a folder with ``pipeline/`` and ``classifier/``, used when neither the
+    arguments nor the environment name weights (``app.py`` passes its ``weights/``)."""
     backend = (backend or os.environ.get(ENV_BACKEND) or "auto").lower()
     if backend not in BACKENDS:
         raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-    gen_src = choose_source(model, ENV_MODEL, DEFAULT_PIPELINE)
-    cls_src = choose_source(classifier, ENV_CLASSIFIER, DEFAULT_CLASSIFIER)
+    base = Path(default_weights) if default_weights is not None else None
+    gen_src = choose_source(model, ENV_MODEL, base / "pipeline" if base else None)
+    cls_src = choose_source(classifier, ENV_CLASSIFIER, base / "classifier" if base else None)
     errors: dict[str, str] = {}
     gen_path = cls_path = None
     try:

@@ -7,8 +7,8 @@ Which exported folder (``models.json`` + ``*.onnx``) serves a pair of weights, i
 3. the cache ``$CATS_DIT_CACHE`` (default ``~/.cache/cats_dit``) ``/onnx/<fingerprint>``, where the
    fingerprint is a hash of both weight folders, so re-trained weights never meet a stale export.
 
-With ``--backend onnx`` and none of these, the app runs ``python -m export --precisions fp32``
-once into the cache (about a minute on a small CPU) and starts; ``auto`` does not export, it
+With ``--backend onnx`` and none of these, the app exports fp32 once into the cache with
+:func:`cats_dit.onnx.run_export` (about a minute on a small CPU; needs the ``export`` extra) and starts; ``auto`` does not export, it
 uses torch and says so in the About tab.
 """
 
@@ -16,16 +16,15 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from ..onnx.models_json import NAME as MODELS_JSON
 from .backends import Cancelled, _label_order, _wants_preview
-from .sources import ENV_ONNX_DIR, REPO_ROOT, ModelLoadError
+from .sources import ENV_ONNX_DIR, ModelLoadError
 
-MODELS_JSON = "models.json"
 ENV_CACHE = "CATS_DIT_CACHE"
 PRECISION = "fp32"  # what the torch backend computes; fp16/int8 files are for the browser's download size
 
@@ -87,37 +86,22 @@ def find_onnx_folder(gen_path, cls_path, onnx_dir=None, export_if_missing=False,
 
 
 def export_models(gen_path, cls_path, output: Path, log=print) -> None:
-    """Run ``python -m export`` (fp32 only) from the repository into ``output``."""
-    if not (REPO_ROOT / "export" / "__main__.py").is_file():
-        raise ModelLoadError(f"cannot export to ONNX: the export package is not in {REPO_ROOT}")
+    """Export the weights (fp32 only) into ``output`` with the library's exporter."""
+    try:
+        from ..onnx import run_export
+    except ImportError as exc:
+        raise ModelLoadError(f"cannot export to ONNX: {exc} (install the package's `export` extra)") from exc
     output.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "export", "--pipeline", str(gen_path), "--classifier", str(cls_path)]
-    cmd += ["--output", str(output), "--precisions", PRECISION]
     log(f"[cats_dit] exporting ONNX models once into {output} (this takes a minute) ...", file=sys.stderr)
-    done = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True)
-    if done.returncode != 0:
-        tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
-        raise ModelLoadError(f"`python -m export` failed: {' '.join(tail)}")
+    try:
+        run_export(gen_path, cls_path, output, precisions=[PRECISION], log=lambda *a, **k: None)
+    except Exception as exc:  # ExportError, ExportValidationError or a torch/onnx failure: all mean "no ONNX"
+        raise ModelLoadError(f"the ONNX export failed: {type(exc).__name__}: {exc}") from exc
 
 
-def _session(folder: Path, section: dict, what: str, precision: str, threads: int | None):
-    """A server-friendly session: no busy-waiting worker threads (they steal the CPU from the other
-    requests, the web server and PNG encoding; on 2 cores that costs ~1.6x CPU per request)."""
-    import onnxruntime as ort
-
-    from ..onnx_pipeline import pick_file
-
-    chosen, entry = pick_file(section, precision if precision in section.get("files", {}) else None, what)
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.inter_op_num_threads = 1
-    if threads:
-        options.intra_op_num_threads = int(threads)
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    path = Path(folder) / entry["name"]
-    if not path.is_file():
-        raise FileNotFoundError(f"ONNX file {path} is missing")
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"]), chosen
+def _precision(section: dict, precision: str) -> str | None:
+    """``precision`` when the folder has it, else None (its default precision)."""
+    return precision if precision in section.get("files", {}) else None
 
 
 class OnnxGenerator:
@@ -129,18 +113,8 @@ class OnnxGenerator:
 
         try:
             meta = read_models_json(folder)
-            g = meta["generator"]
-            session, chosen = _session(Path(folder), g, "generator", precision, threads)
-            self.pipe = OnnxCatsDiTPipeline(
-                session,
-                labels=meta["labels"],
-                sample_size=g["sample_size"],
-                in_channels=g.get("in_channels", 3),
-                null_class_id=meta.get("null_class_id"),
-                scheduler_config=g.get("scheduler"),
-                defaults=g.get("defaults"),
-                precision=chosen,
-            )
+            chosen = _precision(meta["generator"], precision)
+            self.pipe = OnnxCatsDiTPipeline.from_config(meta, folder, chosen, threads, server=True)
         except Exception as exc:
             raise ModelLoadError(
                 f"Could not load the ONNX generator from {folder}: {type(exc).__name__}: {exc}"
@@ -174,11 +148,8 @@ class OnnxClassifier:
             meta = read_models_json(folder)
             if "classifier" not in meta:
                 raise ValueError(f"{Path(folder) / MODELS_JSON} has no classifier entry")
-            c = meta["classifier"]
-            session, chosen = _session(Path(folder), c, "classifier", precision, threads)
-            self.model = OnnxBreedClassifier(
-                session, c.get("labels", meta["labels"]), c["preprocess"], precision=chosen
-            )
+            chosen = _precision(meta["classifier"], precision)
+            self.model = OnnxBreedClassifier.from_config(meta, folder, chosen, threads, server=True)
         except Exception as exc:
             raise ModelLoadError(
                 f"Could not load the ONNX classifier from {folder}: {type(exc).__name__}: {exc}"

@@ -243,10 +243,6 @@ class Service:
         probs = self.classifier.predict_proba([img])[0]
         return {DISPLAY_NAMES[i]: float(p) for i, p in enumerate(probs)}
 
-    def classify_with_verdict(self, image) -> tuple[dict[str, float], str]:
-        probs = self.classify(image)
-        return probs, verdict(np.array(list(probs.values())))["sentence"]
-
 
 def verdict(probs: np.ndarray) -> dict:
     """Top label of one probability row, and the sentence the UI shows for it."""

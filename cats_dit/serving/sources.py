@@ -1,25 +1,23 @@
 """Where the weights come from: a local folder or a Hub repo id, from the CLI, env vars or the default.
 
 Precedence: command line (``--model`` / ``--classifier``) > environment (``CATS_DIT_MODEL`` /
-``CATS_DIT_CLASSIFIER``) > the committed demo weights in ``weights/pipeline`` and
-``weights/classifier`` (trained on synthetic cartoon cats, not photos).
+``CATS_DIT_CLASSIFIER``) > the default weights folder the caller passes (``app.py`` passes the
+committed demo weights, ``weights/``: trained on synthetic cartoon cats, not photos). The library
+never guesses where a checkout is.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_PIPELINE = REPO_ROOT / "weights" / "pipeline"
-DEFAULT_CLASSIFIER = REPO_ROOT / "weights" / "classifier"
+from ..repo_id import looks_like_repo_id
+
 ENV_MODEL = "CATS_DIT_MODEL"
 ENV_CLASSIFIER = "CATS_DIT_CLASSIFIER"
 ENV_ONNX_DIR = "CATS_DIT_ONNX_DIR"
 ENV_BACKEND = "CATS_DIT_BACKEND"
-_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
 class ModelLoadError(RuntimeError):
@@ -36,18 +34,21 @@ class ModelSource:
 
     @property
     def is_hub(self) -> bool:
-        return not Path(self.spec).exists() and not self.is_default and bool(_REPO_ID.match(self.spec))
+        return not Path(self.spec).exists() and not self.is_default and looks_like_repo_id(self.spec)
 
     def describe(self) -> str:
         where = f"Hub repo `{self.spec}`" if self.is_hub else f"folder `{self.spec}`"
         return f"{where} ({self.origin})"
 
 
-def choose_source(cli_value: str | None, env_name: str, default: Path) -> ModelSource:
+def choose_source(cli_value: str | None, env_name: str, default: Path | None) -> ModelSource:
+    """``default`` None: the caller has no default weights, so leaving both unset is an error."""
     if cli_value:
         return ModelSource(str(cli_value), "command line")
     if os.environ.get(env_name):
         return ModelSource(os.environ[env_name], f"env {env_name}")
+    if default is None:
+        return ModelSource("", "no default weights given", is_default=True)
     return ModelSource(str(default), "default: committed demo weights", is_default=True)
 
 
@@ -56,6 +57,8 @@ def resolve_folder(source: ModelSource, what: str, marker: str, subfolder: str =
 
     A repo written by ``python -m cats_dit.hub push`` keeps the classifier in ``classifier/``,
     so ``--classifier USER/NAME`` finds it there."""
+    if not source.spec:
+        raise ModelLoadError(f"No {what} given: pass --model / --classifier (a folder or a Hub repo id).")
     path = Path(source.spec).expanduser()
     if path.is_dir():
         if not (path / marker).is_file() and (path / subfolder / marker).is_file():

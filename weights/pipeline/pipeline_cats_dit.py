@@ -3,8 +3,8 @@
 Copied next to the weights by ``save_pretrained`` as Hub custom code, so it imports only
 torch/numpy/diffusers and carries its own copy of the seeded noise and labels.
 
-Seeded noise (a cross-language contract, see DESIGN.md): image ``k`` of a call with
-``seed=S`` uses seed ``(S + k) mod 2**32``; each seed drives xoshiro128** whose state is four
+Seeded noise (a cross-language contract; docs/design.md in the cats_dit repository): image
+``k`` of a call with ``seed=S`` uses seed ``(S + k) mod 2**32``; each seed drives xoshiro128** whose state is four
 outputs of splitmix32; pairs of uint32 ``(a, b)`` become uniforms ``u = (a + 0.5) / 2**32``,
 ``v = (b + 0.5) / 2**32`` and Box-Muller in float64 gives ``sqrt(-2 ln u) * cos(2 pi v)`` and
 ``... * sin(2 pi v)``, written in row-major CHW order and cast to float32. The same seed

@@ -1,7 +1,7 @@
 """Flow-matching scheduler (Euler and Heun) in diffusers' convention.
 
-Convention (shared with JS, see DESIGN.md): ``x_s = (1 - s) * x0 + s * noise``; ``s = 1`` is
-pure noise; the velocity is ``noise - x0``; sampling runs ``s`` from 1 to 0; the model gets
+Convention (shared with the browser sampler; docs/design.md in the cats_dit repository):
+``x_s = (1 - s) * x0 + s * noise``; ``s = 1`` is pure noise; the velocity is ``noise - x0``; sampling runs ``s`` from 1 to 0; the model gets
 ``timestep = 1000 * s``. Timesteps and sigmas are computed exactly as diffusers'
 ``FlowMatchEulerDiscreteScheduler`` does (for ``shift == 1``), so that scheduler can be
 swapped into the pipeline.

@@ -18,7 +18,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 import torch
 from optimum.exporters.onnx import validate_model_outputs
 from PIL import Image
@@ -41,8 +40,10 @@ class ExportValidationError(RuntimeError):
     """An exported file does not match PyTorch within its tolerance."""
 
 
-def _session(path: Path) -> ort.InferenceSession:
-    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+def _session(path: Path):
+    from ..onnx_pipeline import make_session
+
+    return make_session(path)
 
 
 def output_error(got: np.ndarray, ref: np.ndarray) -> float:

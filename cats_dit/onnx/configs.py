@@ -2,7 +2,7 @@
 
 optimum's task-based exporters only know transformers/diffusers architectures, so these
 configs plug our models into its low-level ``export`` / ``validate_model_outputs``. They
-fix the ONNX contract of DESIGN.md: generator ``sample`` [B,3,H,W] float32, ``timestep``
+fix the ONNX contract (docs/design.md): generator ``sample`` [B,3,H,W] float32, ``timestep``
 [B] float32 (1000*s), ``class_labels`` [B] int64 -> ``out_sample`` [B,3,H,W]; classifier
 ``pixel_values`` [B,3,S,S] -> ``logits`` [B,13]; only the batch axis is dynamic.
 """

@@ -9,23 +9,23 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import tempfile
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import onnx
-import torch
 from optimum.exporters.onnx import export as optimum_export
 from tqdm.auto import tqdm
 
-from cats_dit.classifier import BreedClassifier
 from cats_dit.onnx_pipeline import OnnxCatsDiTPipeline
 from cats_dit.pipeline_cats_dit import CatsDiTPipeline
 
 from . import models_json
-from .onnx_configs import OPSET, ClassifierForExport, ClassifierOnnxConfig, TinyDiTOnnxConfig
+from .configs import OPSET, ClassifierForExport, ClassifierOnnxConfig, TinyDiTOnnxConfig
+from .inputs import ExportError, load_classifier, load_pipeline
 from .validate import (
     TOLERANCES,
     ExportValidationError,
@@ -37,96 +37,8 @@ from .validate import (
 )
 from .variants import MAX_FILE_BYTES, PRECISIONS, check_standard_ops, save_onnx, to_fp16_weights, to_int8
 
-DEFAULT_OUTPUT = Path("static_site/models")
 DEFAULT_STEPS, DEFAULT_GUIDANCE = 20, 3.0
 PSNR_THRESHOLD_DB, AGREEMENT_THRESHOLD = 35.0, 0.99
-HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
-
-
-def _is_hub_id(source) -> bool:
-    """``owner/name`` that is not a local path (its first part is not a local folder either)."""
-    return bool(HUB_ID.match(str(source))) and not Path(source).parent.exists()
-
-
-class ExportError(RuntimeError):
-    """Bad input for the export (names the problem)."""
-
-
-# -- inputs -----------------------------------------------------------------------------------------
-def check_weights_match_config(folder: Path) -> None:
-    """Raise ExportError when a TinyDiT folder's safetensors do not fit its config.json."""
-    from safetensors import safe_open
-
-    from cats_dit.modeling_tinydit import WEIGHTS_NAME, TinyDiTModel, check_weights_file
-
-    try:
-        check_weights_file(folder)
-    except OSError as exc:
-        raise ExportError(str(exc)) from exc
-    config = {k: v for k, v in json.loads((folder / "config.json").read_text()).items() if not k.startswith("_")}
-    try:
-        with torch.device("meta"):
-            expected = {k: tuple(v.shape) for k, v in TinyDiTModel.from_config(config).state_dict().items()}
-    except Exception as exc:
-        raise ExportError(f"{folder / 'config.json'} is not a valid TinyDiT config: {exc}") from exc
-    with safe_open(str(folder / WEIGHTS_NAME), framework="pt") as f:
-        found = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
-    missing = sorted(set(expected) - set(found))
-    extra = sorted(set(found) - set(expected))
-    shapes = [
-        f"{k}: weights {list(found[k])} vs config {list(expected[k])}"
-        for k in expected
-        if k in found and found[k] != expected[k]
-    ]
-    if missing or extra or shapes:
-        parts = []
-        if shapes:
-            parts.append(f"{len(shapes)} tensors with other shapes (e.g. {shapes[0]})")
-        if missing:
-            parts.append(f"{len(missing)} tensors missing (e.g. {missing[0]})")
-        if extra:
-            parts.append(f"{len(extra)} unexpected tensors (e.g. {extra[0]})")
-        raise ExportError(
-            f"The weights in {folder / WEIGHTS_NAME} do not match {folder / 'config.json'}: " + "; ".join(parts)
-        )
-
-
-def load_pipeline(source: str | Path) -> CatsDiTPipeline:
-    """A saved pipeline folder (or a Hub id) -> CatsDiTPipeline, with errors that name the problem."""
-    path = Path(source)
-    if path.exists():
-        if not path.is_dir():
-            raise ExportError(f"Pipeline {path} is a file; give the pipeline folder (with model_index.json)")
-        if not (path / "model_index.json").is_file():
-            raise ExportError(
-                f"{path} is not a pipeline folder: model_index.json is missing "
-                "(expected a CatsDiTPipeline.save_pretrained folder such as weights/pipeline)"
-            )
-        if not (path / "transformer" / "config.json").is_file():
-            raise ExportError(f"{path} is not a CatsDiT pipeline folder: transformer/config.json is missing")
-        check_weights_match_config(path / "transformer")
-    elif not _is_hub_id(source):
-        raise ExportError(f"Pipeline folder {path} does not exist")
-    try:
-        pipe = CatsDiTPipeline.from_pretrained(str(source))
-    except Exception as exc:
-        raise ExportError(f"Could not load the pipeline {source}: {exc}") from exc
-    pipe.transformer.eval().float()
-    return pipe
-
-
-def load_classifier(source: str | Path) -> BreedClassifier:
-    path = Path(source)
-    if path.exists() and not (path.is_dir() and (path / "config.json").is_file()):
-        raise ExportError(
-            f"{path} is not a classifier folder: config.json is missing (expected a BreedClassifier folder)"
-        )
-    if not path.exists() and not _is_hub_id(source):
-        raise ExportError(f"Classifier folder {path} does not exist")
-    try:
-        return BreedClassifier.from_pretrained(source).eval()
-    except Exception as exc:
-        raise ExportError(f"Could not load the classifier {source}: {exc}") from exc
 
 
 def make_temp_folder(output: Path) -> Path:
@@ -224,34 +136,64 @@ def _pipeline_defaults(source, pipe: CatsDiTPipeline, steps, guidance) -> dict:
     }
 
 
-def run_export(
-    pipeline: str | Path | None,
-    classifier: str | Path | None,
-    output: str | Path = DEFAULT_OUTPUT,
-    precisions=PRECISIONS,
-    opset: int = OPSET,
-    steps: int | None = None,
-    guidance: float | None = None,
-    quality_seed: int = 0,
-    max_file_bytes: int = MAX_FILE_BYTES,
-    tolerances: dict | None = None,
-    only_default: bool = False,
-    log=print,
-) -> dict:
-    """Export, validate, measure quality, write models.json; returns the models.json document.
+@dataclass
+class ExportOptions:
+    """What ``run_export`` writes and how strictly it checks it.
 
     ``only_default``: after measuring every precision, keep only each model's default
     precision (what the static page loads) in the output and in models.json."""
-    requested = [str(p).strip() for p in precisions]
-    unknown = sorted(set(requested) - set(PRECISIONS))
-    precisions = [p for p in PRECISIONS if p in requested]
-    if not precisions or unknown:
-        raise ExportError(
-            f"precisions must be a non-empty subset of {', '.join(PRECISIONS)}; got {', '.join(requested)}"
-        )
+
+    precisions: tuple[str, ...] | list[str] = PRECISIONS
+    opset: int = OPSET
+    steps: int | None = None  # default sampling steps for models.json (else model_index.json, else 20)
+    guidance: float | None = None  # default guidance scale for models.json (else model_index.json, else 3.0)
+    quality_seed: int = 0
+    max_file_bytes: int = MAX_FILE_BYTES
+    tolerances: dict | None = None  # overrides of validate.TOLERANCES, {kind: {precision: tol}}
+    only_default: bool = False
+
+    def checked_precisions(self) -> list[str]:
+        requested = [str(p).strip() for p in self.precisions]
+        unknown = sorted(set(requested) - set(PRECISIONS))
+        precisions = [p for p in PRECISIONS if p in requested]
+        if not precisions or unknown:
+            raise ExportError(
+                f"precisions must be a non-empty subset of {', '.join(PRECISIONS)}; got {', '.join(requested)}"
+            )
+        return precisions
+
+    def merged_tolerances(self) -> dict:
+        return {kind: {**TOLERANCES[kind], **(self.tolerances or {}).get(kind, {})} for kind in TOLERANCES}
+
+
+@dataclass
+class _Job:
+    """One export run's state shared by the generator and classifier stages."""
+
+    tmp: Path
+    work: Path
+    options: ExportOptions
+    precisions: list[str]
+    tol: dict
+    bar: tqdm
+    log: Callable = print
+
+
+def run_export(
+    pipeline: str | Path | None,
+    classifier: str | Path | None,
+    output: str | Path,
+    options: ExportOptions | None = None,
+    log=print,
+    **overrides,
+) -> dict:
+    """Export, validate, measure quality, write models.json; returns the models.json document.
+
+    ``overrides`` are ExportOptions fields (``run_export(p, c, out, precisions=["fp32"])``)."""
+    options = replace(options or ExportOptions(), **overrides)
+    precisions = options.checked_precisions()
     if pipeline is None and classifier is None:
         raise ExportError("Nothing to export: give a pipeline folder, a classifier folder, or both")
-    tol = {kind: {**TOLERANCES[kind], **(tolerances or {}).get(kind, {})} for kind in TOLERANCES}
 
     pipe = load_pipeline(pipeline) if pipeline is not None else None
     clf = load_classifier(classifier) if classifier is not None else None
@@ -266,31 +208,15 @@ def run_export(
         work.mkdir()
         document = models_json.base_document(labels, null_id)
         bar = tqdm(total=(pipe is not None) * 3 + (clf is not None) * 3, desc="export", unit="stage")
+        job = _Job(tmp, work, options, precisions, options.merged_tolerances(), bar, log)
         if pipe is not None:
-            document["generator"] = _export_generator(
-                pipe,
-                pipeline,
-                tmp,
-                work,
-                precisions,
-                opset,
-                steps,
-                guidance,
-                quality_seed,
-                max_file_bytes,
-                tol,
-                document,
-                bar,
-                log,
-            )
+            document["generator"] = _export_generator(pipe, pipeline, job, document)
         if clf is not None:
-            document["classifier"] = _export_classifier(
-                clf, tmp, work, precisions, opset, quality_seed, max_file_bytes, tol, bar, log
-            )
+            document["classifier"] = _export_classifier(clf, job)
         bar.close()
         shutil.rmtree(work)
         log(summary_table(document))
-        if only_default:
+        if options.only_default:
             keep_only_default(document, tmp)
         models_json.write(document, tmp)
         models_json.check_folder(tmp)
@@ -313,39 +239,40 @@ def keep_only_default(document: dict, folder: Path) -> None:
                 (Path(folder) / item["name"]).unlink()
 
 
-def _export_generator(
-    pipe, source, tmp, work, precisions, opset, steps, guidance, seed, max_bytes, tol, document, bar, log
-):
+def _export_generator(pipe, source, job: _Job, document: dict) -> dict:
+    o, tmp, bar = job.options, job.tmp, job.bar
     transformer = pipe.transformer
     config = TinyDiTOnnxConfig(transformer.config)
-    fp32_path = work / "generator.onnx"
+    fp32_path = job.work / "generator.onnx"
     bar.set_postfix_str("generator: torch -> onnx")
-    _torch_export(transformer, config, fp32_path, opset)
+    _torch_export(transformer, config, fp32_path, o.opset)
     bar.update()
     section = models_json.generator_section(
-        transformer.config, dict(pipe.scheduler.config), _pipeline_defaults(source, pipe, steps, guidance)
+        transformer.config, dict(pipe.scheduler.config), _pipeline_defaults(source, pipe, o.steps, o.guidance)
     )
     bar.set_postfix_str("generator: variants + validation")
-    files = _write_variants(fp32_path, "generator", tmp, precisions, max_bytes)
+    files = _write_variants(fp32_path, "generator", tmp, job.precisions, o.max_file_bytes)
     errors = {
-        p: validate_file("generator", config, transformer, paths[0], p, tol["generator"][p])
+        p: validate_file("generator", config, transformer, paths[0], p, job.tol["generator"][p])
         for p, paths in files.items()
     }
     bar.update()
     bar.set_postfix_str("generator: sampling quality")
     d = section["defaults"]
-    reference = torch_reference_images(pipe, d["num_inference_steps"], d["guidance_scale"], seed)
+    reference = torch_reference_images(pipe, d["num_inference_steps"], d["guidance_scale"], o.quality_seed)
     for precision, paths in files.items():
         section["files"][precision] = models_json.file_entry(paths, precision)
     doc = {**document, "generator": section}
     for precision in files:
         onnx_pipe = OnnxCatsDiTPipeline.from_config(doc, tmp, precision)
-        pooled, worst = generator_psnr(onnx_pipe, reference, d["num_inference_steps"], d["guidance_scale"], seed)
+        pooled, worst = generator_psnr(
+            onnx_pipe, reference, d["num_inference_steps"], d["guidance_scale"], o.quality_seed
+        )
         section["files"][precision]["quality"] = {
             "psnr_db": round(pooled, 2),
             "psnr_db_min": round(worst, 2),
             "max_error": errors[precision],
-            "tolerance": tol["generator"][precision],
+            "tolerance": job.tol["generator"][precision],
             "images": len(reference),
         }
     section["default_precision"] = models_json.pick_default_precision(section["files"], "psnr_db", PSNR_THRESHOLD_DB)
@@ -353,22 +280,24 @@ def _export_generator(
     return section
 
 
-def _export_classifier(clf, tmp, work, precisions, opset, seed, max_bytes, tol, bar, log):
+def _export_classifier(clf, job: _Job) -> dict:
+    o, bar = job.options, job.bar
     wrapper = ClassifierForExport(clf).eval()
     config = ClassifierOnnxConfig(wrapper.config)
-    fp32_path = work / "classifier.onnx"
+    fp32_path = job.work / "classifier.onnx"
     bar.set_postfix_str("classifier: torch -> onnx")
-    _torch_export(wrapper, config, fp32_path, opset)
+    _torch_export(wrapper, config, fp32_path, o.opset)
     bar.update()
     bar.set_postfix_str("classifier: variants + validation")
-    files = _write_variants(fp32_path, "classifier", tmp, precisions, max_bytes)
+    files = _write_variants(fp32_path, "classifier", job.tmp, job.precisions, o.max_file_bytes)
     errors = {
-        p: validate_file("classifier", config, wrapper, paths[0], p, tol["classifier"][p]) for p, paths in files.items()
+        p: validate_file("classifier", config, wrapper, paths[0], p, job.tol["classifier"][p])
+        for p, paths in files.items()
     }
     bar.update()
     bar.set_postfix_str("classifier: top-1 agreement")
     section = models_json.classifier_section(clf.config)
-    images, described = quality_images(seed=seed)
+    images, described = quality_images(seed=o.quality_seed)
     for precision, paths in files.items():
         agreement = classifier_agreement(clf, paths[0], images)
         section["files"][precision] = models_json.file_entry(
@@ -377,7 +306,7 @@ def _export_classifier(clf, tmp, work, precisions, opset, seed, max_bytes, tol, 
             {
                 "top1_agreement": round(agreement, 4),
                 "max_error": errors[precision],
-                "tolerance": tol["classifier"][precision],
+                "tolerance": job.tol["classifier"][precision],
                 "images": described,
             },
         )
@@ -413,4 +342,4 @@ def summary_table(document: dict) -> str:
     return "\n".join(rows)
 
 
-__all__ = ["ExportError", "ExportValidationError", "run_export", "summary_table"]
+__all__ = ["ExportError", "ExportOptions", "ExportValidationError", "run_export", "summary_table"]

@@ -1,6 +1,6 @@
 """models.json (format_version 1): everything the browser and the onnxruntime pipeline need.
 
-Schema (DESIGN.md / notes/HELPERS.md): labels, display names, null class, generator
+Schema (docs/design.md): labels, display names, null class, generator
 (sizes, scheduler config, defaults, default precision, files) and classifier (preprocessing,
 default precision, files). Each file entry has name, size, sha256, precision and quality;
 a file whose weights were split out also lists ``external_data`` (name, size, sha256 each).
