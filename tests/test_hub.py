@@ -17,6 +17,7 @@ from huggingface_hub import ModelCard
 from cats_dit.classifier import BreedClassifier
 from cats_dit.data import make_cartoon_dataset
 from cats_dit.eval import EvalSettings, run_eval
+from cats_dit.eval.judge import Judge
 from cats_dit.hub import main
 from cats_dit.testing import build_tiny_pipeline
 
@@ -37,6 +38,7 @@ def inputs(tmp_path_factory):
     BreedClassifier("resnet18", image_size=32).save_pretrained(root / "classifier")
     run_export(root / "pipeline", root / "classifier", root / "onnx", precisions=["fp32"], log=lambda *_: None)
     make_cartoon_dataset(root / "cartoon", per_class=12, seed=4, test_fraction=0.4, progress=False)
+    Judge(image_size=16).save_pretrained(root / "judge")  # untrained: the card only renders its numbers
     result = run_eval(
         EvalSettings(
             generator=str(root / "pipeline"),
@@ -48,6 +50,7 @@ def inputs(tmp_path_factory):
             breeds=["Birman", "Persian", "Sphynx"],
             guidance_sweep=[1.0, 3.0],
             kid_subsets=3,
+            judge=str(root / "judge"),
         )
     )
     torch.set_num_threads(before)
@@ -131,6 +134,8 @@ def test_card_holds_the_measured_numbers(inputs, dry_run):
     text = card.text
     assert f"| {100 * s['breed_fidelity']:.1f}% | {100 * s['real_test_accuracy']:.1f}% |" in text
     assert f"| {s['fd']:.2f} | {s['fd_floor']:.2f} |" in text
+    assert f"| {100 * s['judge_fidelity']:.1f}% | {100 * s['judge_real_test_accuracy']:.1f}% |" in text
+    assert f"| {s['judge_fd']:.2f} | {s['judge_fd_floor']:.2f} |" in text
     assert f"| {s['precision']:.3f} | {s['precision_floor']:.3f} |" in text
     assert f"| {s['density']:.3f} | {s['density_floor']:.3f} |" in text
     assert f"| {s['class_recall']:.3f} | {s['class_recall_floor']:.3f} |" in text

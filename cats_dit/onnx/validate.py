@@ -28,8 +28,10 @@ from PIL import Image
 # (~5e-4 relative rounding per weight); int8 quantizes every MatMul/Gemm, so its bound only
 # catches a broken graph: its real quality bar is the PSNR / agreement of full runs.
 # fp32 additionally passes optimum's validate_model_outputs (absolute atol = tolerance * scale).
+# Generator int8: the trained demo weights measure 0.09; an untrained tiny TinyDiT with this
+# release's unit-scale class rows measures 0.22, so 0.3 still fails a mis-wired graph (~1).
 TOLERANCES = {
-    "generator": {"fp32": 1e-4, "fp16": 2e-2, "int8": 0.2},
+    "generator": {"fp32": 1e-4, "fp16": 2e-2, "int8": 0.3},
     "classifier": {"fp32": 1e-3, "fp16": 5e-2, "int8": 0.25},
 }
 PSNR_CAP_DB = 100.0  # identical images would be +inf, which JSON cannot hold

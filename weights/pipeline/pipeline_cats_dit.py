@@ -236,7 +236,7 @@ class CatsDiTPipeline(DiffusionPipeline):
         self,
         breed: str | int | list = 0,
         num_images_per_prompt: int = 1,
-        num_inference_steps: int = 30,
+        num_inference_steps: int = 20,
         guidance_scale: float = 3.0,
         seed: int | None = None,
         generator: torch.Generator | list[torch.Generator] | None = None,
