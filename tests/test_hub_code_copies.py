@@ -4,6 +4,7 @@ classes, so a drifted copy would only break ``trust_remote_code`` users, silentl
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,10 +14,19 @@ HUB_FILES = ("modeling_tinydit.py", "scheduling_flow_match.py", "pipeline_cats_d
 SKIP_DIRS = {".git", ".venv", "node_modules", "__pycache__", "cats_dit"}
 
 
+def _python_files(root: Path) -> list[Path]:
+    """The tracked .py files of a git checkout (not runs/ or data/ a user trained into), else all."""
+    if (root / ".git").exists():
+        listed = subprocess.run(["git", "-C", str(root), "ls-files", "*.py"], capture_output=True, text=True)
+        if listed.returncode == 0:
+            return sorted(root / line for line in listed.stdout.splitlines())
+    return sorted(root.rglob("*.py"))
+
+
 def hub_code_copies(root: Path) -> list[Path]:
     """Every file named like a Hub file outside ``root/cats_dit`` (and outside tool folders)."""
     found = []
-    for path in sorted(root.rglob("*.py")):
+    for path in _python_files(root):
         rel = path.relative_to(root)
         if path.name in HUB_FILES and not SKIP_DIRS.intersection(rel.parts[:-1]):
             found.append(path)
