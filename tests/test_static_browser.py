@@ -87,9 +87,15 @@ def assert_matches_python(models, result, breed, steps, guidance, solver, seed, 
     diff = np.abs(pixels.astype(np.int16) - ref_u8)
     close = (diff <= 2).mean()
     print(
-        f"{precision or 'default'} {solver} g={guidance}: {close:.2%} of pixels within 2/255, max diff {diff.max()}/255"
+        f"{precision or 'default'} {solver} g={guidance}: {close:.2%} of pixels within 2/255, max diff {diff.max()}/255,"
+        f" mean diff {diff.mean():.2f}/255"
     )
-    assert close >= 0.99, f"only {close:.2%} of pixels within 2/255 of Python (max diff {diff.max()})"
+    if precision == "int8":
+        # Dynamic int8: onnxruntime-web's WASM kernels and native MLAS quantize activations
+        # differently, so int8 is close to Python but not pixel-identical (fp32 / fp16 are).
+        assert diff.mean() <= 12, f"int8 image off by {diff.mean():.1f}/255 on average (max diff {diff.max()})"
+    else:
+        assert close >= 0.99, f"only {close:.2%} of pixels within 2/255 of Python (max diff {diff.max()})"
     # Not a degenerate image: the model actually ran and coloured the pixels.
     assert pixels.std() > 5
 
