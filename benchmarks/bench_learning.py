@@ -33,6 +33,7 @@ import argparse
 import json
 import multiprocessing
 import os
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -321,6 +322,8 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    # SIGTERM unwinds the Pool's context so its workers stop too (they outlived a killed parent).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     torch.set_num_threads(args.threads)
     load = f"{os.getloadavg()[0]:.2f}"
     out = Path(args.out)
