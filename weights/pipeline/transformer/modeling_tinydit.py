@@ -129,7 +129,8 @@ class RMSNorm(nn.Module):
 
 
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    return x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1)
+    """``x * (1 + scale) + shift`` per sample, as one fused op (shift/scale are [B, 1, D])."""
+    return torch.addcmul(shift, x, 1 + scale)
 
 
 class Attention(nn.Module):
@@ -146,8 +147,10 @@ class Attention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, n, d = x.shape
-        qkv = self.qkv(x).reshape(b, n, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
-        q, k, v = qkv[0], qkv[1], qkv[2]
+        # Split with unbind over the un-permuted axis, then transpose: the backward then stacks
+        # the three grads straight into the qkv layout (indexing would fill a zero tensor per
+        # slice, and unbinding a permuted view needs one more copy).
+        q, k, v = (t.transpose(1, 2) for t in self.qkv(x).view(b, n, 3, self.num_heads, self.head_dim).unbind(2))
         q, k = self.q_norm(q), self.k_norm(k)
         x = F.scaled_dot_product_attention(q, k, v)
         return self.proj(x.transpose(1, 2).reshape(b, n, d))
@@ -166,10 +169,10 @@ class DiTBlock(nn.Module):
         self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(dim, 6 * dim))
 
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        shift1, scale1, gate1, shift2, scale2, gate2 = self.adaLN_modulation(c).chunk(6, dim=-1)
-        x = x + gate1.unsqueeze(1) * self.attn(modulate(self.norm1(x), shift1, scale1))
-        x = x + gate2.unsqueeze(1) * self.mlp(modulate(self.norm2(x), shift2, scale2))
-        return x
+        # addcmul fuses each modulation and gated residual into one pass (~5% of a training step).
+        shift1, scale1, gate1, shift2, scale2, gate2 = self.adaLN_modulation(c).unsqueeze(1).chunk(6, dim=-1)
+        x = torch.addcmul(x, gate1, self.attn(modulate(self.norm1(x), shift1, scale1)))
+        return torch.addcmul(x, gate2, self.mlp(modulate(self.norm2(x), shift2, scale2)))
 
 
 class FinalLayer(nn.Module):
@@ -180,7 +183,7 @@ class FinalLayer(nn.Module):
         self.linear = nn.Linear(dim, patch_size * patch_size * out_channels)
 
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        shift, scale = self.adaLN_modulation(c).chunk(2, dim=-1)
+        shift, scale = self.adaLN_modulation(c).unsqueeze(1).chunk(2, dim=-1)
         return self.linear(modulate(self.norm(x), shift, scale))
 
 
@@ -274,7 +277,10 @@ class TinyDiTModel(ModelMixin, ConfigMixin):
         timestep = timestep.reshape(-1).to(sample.device)
         if timestep.shape[0] != b:
             timestep = timestep.expand(b)
-        x = self.patch_embed(sample).flatten(2).transpose(1, 2) + self.pos_embed.to(sample.dtype)
+        # Positions first: the sum then takes the table's contiguous [B, N, D] layout, not the
+        # conv's transposed one, which would follow the residual stream through every block and
+        # make each LayerNorm copy its input.
+        x = self.pos_embed.to(sample.dtype) + self.patch_embed(sample).flatten(2).transpose(1, 2)
         cond = self.time_embed(timestep_embedding(timestep, 256).to(sample.dtype)) + self.class_embed(class_labels)
         for block in self.blocks:
             if self.gradient_checkpointing and torch.is_grad_enabled():
