@@ -9,50 +9,21 @@
 
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 
 import pytest
+from helpers import BROWSER_MARKS, REPO
 from PIL import Image
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from static_site import testing as st  # noqa: E402
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not Path(st.CHROMIUM).exists(), reason=f"{st.CHROMIUM} is missing (apt-get install -y chromium)"
-    ),
-]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(scope="module")
-def url():
-    st.ensure_vendor()
+def models():
     models = REPO / "static_site" / "models"  # the committed export the page serves by default
     if not (models / "models.json").is_file():
         pytest.skip("static_site/models/models.json is missing")
-    with st.serve(models, isolation=True) as base:
-        yield base
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with st.chromium() as b:
-        yield b
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1000, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    yield page
-    context.close()
+    return models
 
 
 def link_errors(page) -> list[str]:
@@ -63,12 +34,12 @@ def wait_generator(page) -> None:
     page.wait_for_function("() => window.catsDit && window.catsDit.state.ready.generator")
 
 
-def test_over_limit_and_thin_images_are_refused_before_decoding(page, url, tmp_path):
+def test_over_limit_and_thin_images_are_refused_before_decoding(page, isolated_url, tmp_path):
     huge = tmp_path / "huge.png"
     Image.new("1", (20000, 20000)).save(huge)  # 400 MP, a few hundred kB on disk
     thin = tmp_path / "thin.png"
     Image.new("RGB", (40000, 1), "orange").save(thin)
-    page.goto(url)
+    page.goto(isolated_url)
     page.wait_for_function("() => window.catsDit && window.catsDit.state.ready.classifier")
     for path, words in [(huge, "400.0 megapixels; the limit is 40 megapixels"), (thin, "aspect ratio 40000:1")]:
         start = time.perf_counter()
@@ -98,8 +69,8 @@ def test_over_limit_and_thin_images_are_refused_before_decoding(page, url, tmp_p
         ("#steps=&seed=1", 'steps must be a whole number from 1 to 500, got ""'),
     ],
 )
-def test_bad_link_values_name_the_field_and_generate_nothing(page, url, link, words):
-    page.goto(url + link)
+def test_bad_link_values_name_the_field_and_generate_nothing(page, isolated_url, link, words):
+    page.goto(isolated_url + link)
     wait_generator(page)
     page.wait_for_timeout(1500)  # time the old code took to start the auto-generation
     errors = link_errors(page)
@@ -115,8 +86,8 @@ def test_bad_link_values_name_the_field_and_generate_nothing(page, url, link, wo
     page.wait_for_function("() => document.querySelector('#gen-status').dataset.state === 'done'", timeout=120_000)
 
 
-def test_unknown_precision_falls_back_to_the_default_and_stays_usable(page, url):
-    page.goto(url + "#precision=fp64&seed=3&steps=2")
+def test_unknown_precision_falls_back_to_the_default_and_stays_usable(page, isolated_url):
+    page.goto(isolated_url + "#precision=fp64&seed=3&steps=2")
     wait_generator(page)
     default = page.evaluate("window.catsDit.state.config.generator.default_precision")
     assert page.evaluate("window.catsDit.state.ready.generator.precision") == default

@@ -10,94 +10,26 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import BROWSER_MARKS, assert_matches_python, image_from_page, ready_models
 from PIL import Image
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from static_site import testing as st
 
-from static_site import testing as st  # noqa: E402
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not Path(st.CHROMIUM).exists(), reason=f"{st.CHROMIUM} is missing (apt-get install -y chromium)"
-    ),
-]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory) -> Path:
-    st.ensure_vendor()
-    reuse = os.environ.get("CATS_DIT_STATIC_MODELS")  # a ready export folder, to iterate faster
-    if reuse and (Path(reuse) / "models.json").is_file():
-        folder = tmp_path_factory.mktemp("static_models") / "models"
-        shutil.copytree(reuse, folder)
-        return folder
-    folder, how = st.make_models(tmp_path_factory.mktemp("static_models"))
+    work = tmp_path_factory.mktemp("static_models")
+    if ready := ready_models("CATS_DIT_STATIC_MODELS", work / "models"):
+        return ready
+    folder, how = st.make_models(work)
     print(f"models made with {how}")
     return folder
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with st.chromium() as b:
-        yield b
-
-
-@pytest.fixture(scope="module")
-def isolated_url(models):
-    with st.serve(models, isolation=True) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def plain_url(models):
-    with st.serve(models, isolation=False) as url:
-        yield url
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1000, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    yield page
-    context.close()
-
-
-def image_from_page(result) -> tuple[np.ndarray, np.ndarray]:
-    """(floats [H,W,3], uint8 [H,W,3]) of window.catsDit.lastImage."""
-    s = result["size"]
-    floats = np.asarray(result["floats"], dtype=np.float32).reshape(3, s, s).transpose(1, 2, 0)
-    rgba = np.asarray(result["rgba"], dtype=np.uint8).reshape(s, s, 4)
-    return floats, rgba[..., :3]
-
-
-def assert_matches_python(models, result, breed, steps, guidance, solver, seed, precision=None):
-    ref = st.reference_generate(models, breed, steps, guidance, solver, seed, precision=precision)
-    _, pixels = image_from_page(result)
-    ref_u8 = np.round(ref * 255).astype(np.int16)
-    diff = np.abs(pixels.astype(np.int16) - ref_u8)
-    close = (diff <= 2).mean()
-    print(
-        f"{precision or 'default'} {solver} g={guidance}: {close:.2%} of pixels within 2/255, max diff {diff.max()}/255,"
-        f" mean diff {diff.mean():.2f}/255"
-    )
-    if precision == "int8":
-        # Dynamic int8: onnxruntime-web's WASM kernels and native MLAS quantize activations
-        # differently, so int8 is close to Python but not pixel-identical (fp32 / fp16 are).
-        assert diff.mean() <= 12, f"int8 image off by {diff.mean():.1f}/255 on average (max diff {diff.max()})"
-    else:
-        assert close >= 0.99, f"only {close:.2%} of pixels within 2/255 of Python (max diff {diff.max()})"
-    # Not a degenerate image: the model actually ran and coloured the pixels.
-    assert pixels.std() > 5
 
 
 def vendor_files(requests: list[str]) -> set[str]:

@@ -10,29 +10,17 @@ page measures on first load and keeps in its cache.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from helpers import BROWSER_MARKS, REPO, assert_matches_python, ready_models
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests"))
+from static_site import testing as st
 
-from test_static_browser import assert_matches_python  # noqa: E402
-
-from static_site import testing as st  # noqa: E402
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not Path(st.CHROMIUM).exists(), reason=f"{st.CHROMIUM} is missing (apt-get install -y chromium)"
-    ),
-]
+pytestmark = BROWSER_MARKS
 
 
 def export(args: list[str]) -> None:
@@ -59,34 +47,13 @@ def make_external_models(work: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory) -> Path:
-    st.ensure_vendor()
     work = tmp_path_factory.mktemp("external")
-    reuse = os.environ.get("CATS_DIT_EXTERNAL_MODELS")  # a folder made by make_external_models, to iterate faster
-    if reuse and (Path(reuse) / "models.json").is_file():
-        shutil.copytree(reuse, work / "models")
-        return work / "models"
-    return make_external_models(work)
-
-
-@pytest.fixture(scope="module")
-def url(models):
-    with st.serve(models, isolation=True) as base:
-        yield base
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with st.chromium() as b:
-        yield b
+    return ready_models("CATS_DIT_EXTERNAL_MODELS", work / "models") or make_external_models(work)
 
 
 @pytest.fixture
-def page(browser):
-    context = browser.new_context()
-    page = context.new_page()
-    page.set_default_timeout(120_000)
-    yield page
-    context.close()
+def page_options() -> dict:
+    return {"timeout_ms": 120_000}  # the page measures its thread count on first load
 
 
 def test_export_splits_the_generator_and_lists_every_part(models):
@@ -100,10 +67,10 @@ def test_export_splits_the_generator_and_lists_every_part(models):
     assert entry["size"] < sum(p["size"] for p in parts) / 4
 
 
-def test_external_data_model_loads_and_matches_python(page, url, models):
+def test_external_data_model_loads_and_matches_python(page, isolated_url, models):
     requests = []
     page.on("request", lambda r: requests.append(r.url.rsplit("/", 1)[1]))
-    page.goto(url)
+    page.goto(isolated_url)
     st.wait_ready(page, "generator", timeout_ms=120_000)
     entry = json.loads((models / "models.json").read_text())["generator"]["files"]["fp32"]
     fetched = {name for name in requests if name.startswith("generator.onnx")}
@@ -115,36 +82,30 @@ def test_external_data_model_loads_and_matches_python(page, url, models):
     assert_matches_python(models, result, 3, 4, 3.0, "euler", 21)
 
 
-def test_thread_count_is_measured_then_cached(browser, url):
+def test_thread_count_is_measured_then_cached(page, isolated_url):
     """No ?threads: the page times each candidate count on the generator and uses the fastest;
     a second visit reads the choice from its cache instead of measuring again."""
-    context = browser.new_context()
-    try:
-        page = context.new_page()
-        page.set_default_timeout(120_000)
-        page.goto(url)
-        st.wait_ready(page, "generator", timeout_ms=120_000)
-        choice = page.evaluate("window.catsDit.runtime.threadChoice")
-        cores = page.evaluate("navigator.hardwareConcurrency")
-        if cores == 1:
-            assert choice["threads"] == 1
-            return
-        assert choice["how"] == "measured", choice
-        timings = {int(k): v for k, v in choice["timings"].items()}
-        assert 1 in timings and len(timings) >= 2 and all(v > 0 for v in timings.values()), timings
-        fastest = min(timings, key=timings.get)
-        # Fewer threads win ties (within 5%); otherwise the fastest count is used.
-        assert timings[choice["threads"]] <= timings[fastest] / 0.95 + 1e-9, choice
-        assert int(page.get_attribute("#badge", "data-threads")) == choice["threads"]
-        page.reload()
-        st.wait_ready(page, "generator", timeout_ms=120_000)
-        again = page.evaluate("window.catsDit.runtime.threadChoice")
-        assert again["how"] == "cached" and again["threads"] == choice["threads"], again
-    finally:
-        context.close()
+    page.goto(isolated_url)
+    st.wait_ready(page, "generator", timeout_ms=120_000)
+    choice = page.evaluate("window.catsDit.runtime.threadChoice")
+    cores = page.evaluate("navigator.hardwareConcurrency")
+    if cores == 1:
+        assert choice["threads"] == 1
+        return
+    assert choice["how"] == "measured", choice
+    timings = {int(k): v for k, v in choice["timings"].items()}
+    assert 1 in timings and len(timings) >= 2 and all(v > 0 for v in timings.values()), timings
+    fastest = min(timings, key=timings.get)
+    # Fewer threads win ties (within 5%); otherwise the fastest count is used.
+    assert timings[choice["threads"]] <= timings[fastest] / 0.95 + 1e-9, choice
+    assert int(page.get_attribute("#badge", "data-threads")) == choice["threads"]
+    page.reload()
+    st.wait_ready(page, "generator", timeout_ms=120_000)
+    again = page.evaluate("window.catsDit.runtime.threadChoice")
+    assert again["how"] == "cached" and again["threads"] == choice["threads"], again
 
 
-def test_damaged_external_data_file_shows_a_clear_error(page, url, models):
+def test_damaged_external_data_file_shows_a_clear_error(page, isolated_url, models):
     config = json.loads((models / "models.json").read_text())
     part = config["generator"]["files"]["fp32"]["external_data"][-1]
     data = (models / part["name"]).read_bytes()
