@@ -127,6 +127,12 @@ def test_lean_space_serves_without_torch(tmp_path):
     found, where = result.stdout.strip().split(" ", 1)
     assert found == "[]", f"the lean venv has {found}"
     assert Path(where).resolve() == (space / "cats_dit" / "__init__.py").resolve()
+    # asked for torch there, the app starts and says why it cannot serve
+    ask_torch = (
+        "from cats_dit.serving import load_service as L; print(L(backend='torch', default_weights='weights').errors)"
+    )
+    result = subprocess.run([python, "-c", ask_torch], cwd=space, env=env, capture_output=True, text=True, check=True)
+    assert result.stdout.count("the torch backend needs torch, which is not installed here") == 2
 
     with app_server(space / "app.py", tmpdir=tmp_path, python=python, env={"PYTHONPATH": None}) as (url, _):
         client = Client(url, verbose=False)
