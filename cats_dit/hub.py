@@ -1,6 +1,7 @@
 """Publish to the Hugging Face Hub: pipeline + classifier + ONNX + eval, with a model card built from measurements.
 
 ``python -m cats_dit.hub push --repo-id USER/NAME --pipeline DIR --classifier DIR --onnx DIR --eval-json FILE``
+``python -m cats_dit.hub space --out DIR [--push USER/SPACE]``: a lean, torch-free Space (``cats_dit/space.py``).
 
 Repo layout (the pipeline sits at the root so ``DiffusionPipeline.from_pretrained(repo_id,
 trust_remote_code=True)`` works; diffusers loads only the components model_index.json names
@@ -30,6 +31,7 @@ from pathlib import Path
 
 from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData, get_token
 
+from . import space
 from .breeds import display_name
 from .repo_id import looks_like_repo_id
 
@@ -348,7 +350,9 @@ def push(args: argparse.Namespace) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m cats_dit.hub", description="Publish cats_dit models to the Hub.")
+    p = argparse.ArgumentParser(
+        prog="python -m cats_dit.hub", description="Publish models (push) or a lean Space (space) to the Hub."
+    )
     sub = p.add_subparsers(dest="command", required=True)
     q = sub.add_parser(
         "push",
@@ -366,14 +370,15 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--out", default=None, help="folder to write the upload folder to (required with --dry-run)")
     q.add_argument("--private", action="store_true", help="create the repo as private")
     q.add_argument("--commit-message", default=None, help="commit message on the Hub")
+    space.add_parser(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        push(args)
-    except PublishError as exc:
+        space.run(args) if args.command == "space" else push(args)
+    except (PublishError, space.SpaceError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -99,19 +99,33 @@ def process_stats(pid: int) -> dict:
 
 
 @contextlib.contextmanager
-def app_server(app: str | Path, *args: str, tmpdir: str | Path, timeout_s: float = 600):
+def app_server(
+    app: str | Path,
+    *args: str,
+    tmpdir: str | Path,
+    timeout_s: float = 600,
+    python: str | Path = sys.executable,
+    env: dict[str, str | None] | None = None,
+):
     """``python APP ARGS`` on a free localhost port with its own TMPDIR; yields (url, Popen).
 
-    Stopped with SIGTERM (then SIGKILL) on exit. The app's folder is the working directory."""
+    ``python``: another interpreter (a venv's); ``env``: variables to set, None removes one (e.g.
+    ``PYTHONPATH``, so that app runs only what its own folder and venv hold). Stopped with SIGTERM
+    (then SIGKILL) on exit. The app's folder is the working directory."""
     app = Path(app).resolve()
     port = free_port()
-    env = {**os.environ, "TMPDIR": str(tmpdir), "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
-    env.pop("GRADIO_TEMP_DIR", None)
+    child_env = {**os.environ, "TMPDIR": str(tmpdir), "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
+    child_env.pop("GRADIO_TEMP_DIR", None)
+    for name, value in (env or {}).items():
+        if value is None:
+            child_env.pop(name, None)
+        else:
+            child_env[name] = value
     log = open(Path(tmpdir) / "server.log", "wb")  # noqa: SIM115  (closed below)
     proc = subprocess.Popen(
-        [sys.executable, str(app), "--host", "127.0.0.1", "--port", str(port), *args],
+        [str(python), str(app), "--host", "127.0.0.1", "--port", str(port), *args],
         cwd=app.parent,
-        env=env,
+        env=child_env,
         stdout=log,
         stderr=subprocess.STDOUT,
     )

@@ -44,6 +44,19 @@ def _label_order(labels: list[str]) -> list[int]:
     return [list(labels).index(name) for name in LABELS]
 
 
+def _import_torch():
+    """torch, or a load error the app shows: an onnxruntime-only install (the lean Space) has no torch."""
+    try:
+        import torch
+
+        return torch
+    except ImportError as exc:
+        raise ModelLoadError(
+            f"the torch backend needs torch, which is not installed here ({exc}); serve an ONNX export "
+            "with --backend onnx / --onnx-dir instead"
+        ) from exc
+
+
 def _pipeline_defaults(folder: Path, pipe) -> dict:
     """Steps / guidance / sampler the pipeline folder recommends (model_index.json), as export does."""
     import json
@@ -61,8 +74,7 @@ class TorchGenerator:
     backend = "torch"
 
     def __init__(self, folder: str | Path, device: str | None = None):
-        import torch
-
+        torch = _import_torch()
         from ..pipeline_cats_dit import CatsDiTPipeline
 
         try:
@@ -139,8 +151,7 @@ class TorchClassifier:
     backend = "torch"
 
     def __init__(self, folder: str | Path, device: str | None = None):
-        import torch
-
+        torch = _import_torch()
         from ..classifier import BreedClassifier
 
         try:
