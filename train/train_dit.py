@@ -33,15 +33,16 @@ from accelerate import Accelerator
 from accelerate.utils import ProjectConfiguration, broadcast, set_seed
 from diffusers.optimization import get_scheduler
 from diffusers.training_utils import EMAModel
-from huggingface_hub import ModelCard
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from cats_dit import PRESETS, CatsDiTPipeline, FlowMatchScheduler, TinyDiTModel
-from cats_dit.breeds import LABELS, NULL_CLASS_ID, NUM_CLASSES
+from cats_dit.breeds import NULL_CLASS_ID, NUM_CLASSES
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # sibling modules, also under `accelerate launch`
 from checkpointing import check_run_config, remove_stale_tmp, resolve_resume, save_checkpoint  # noqa: E402
+from dit_card import write_model_card  # noqa: E402
+from dit_data import EpochPermutation, batch_stream, build_dataset  # noqa: E402
 from presets import train_defaults  # noqa: E402
 from sample_grid import save_sample_grid  # noqa: E402
 
@@ -113,63 +114,6 @@ def parse_overrides(items: list[str]) -> dict:
             raise ValueError(f"--model-override {item!r}: expected KEY=VALUE")
         out[key] = json.loads(value)
     return out
-
-
-# ----------------------------------------------------------------------------------------------
-# Data: a seeded, epoch-indexed order (restorable), optionally decoded once into memory.
-class EpochPermutation(Sampler):
-    """Indices in a permutation seeded by (seed, epoch); accelerate calls ``set_epoch``."""
-
-    def __init__(self, n: int, seed: int):
-        self.n, self.seed, self.epoch = n, seed, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __iter__(self):
-        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        return iter(torch.randperm(self.n, generator=g).tolist())
-
-    def __len__(self) -> int:
-        return self.n
-
-
-class InMemory(Dataset):
-    """Every (image, label) of a dataset with a deterministic transform, decoded once (uint8)."""
-
-    def __init__(self, dataset: Dataset, desc: str = "decoding"):
-        items = [dataset[i] for i in tqdm(range(len(dataset)), desc=desc, leave=False)]
-        self.images = torch.stack([((x + 1) * 127.5).round().clamp(0, 255).to(torch.uint8) for x, _ in items])
-        self.labels = torch.tensor([int(y) for _, y in items])
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __getitem__(self, i):
-        return self.images[i].float() / 127.5 - 1, self.labels[i]
-
-
-def build_dataset(args, sample_size: int):
-    from cats_dit.data import ImageDataset, generator_transform, load_records
-
-    records = load_records(args.data_root, split=args.split, cats_only=args.cats_only, seed=args.seed)
-    if not records:
-        raise ValueError(f"No training images found under {args.data_root} (split {args.split!r})")
-    # Flips happen in the training loop (seeded per step), so the transform is deterministic.
-    kwargs = dict(cache_dir=args.cache_dir, cache_size=sample_size) if args.cache_dir else {}
-    dataset = ImageDataset(records, generator_transform(sample_size, flip=False), **kwargs)
-    return (InMemory(dataset) if args.preload else dataset), records
-
-
-def batch_stream(accelerator, loader, sampler, start_batch: int):
-    """Endless micro-batches, starting at global micro-batch ``start_batch`` (epochs of ``len(loader)``)."""
-    epoch, skip = divmod(start_batch, len(loader))
-    while True:
-        sampler.set_epoch(epoch)
-        current = accelerator.skip_first_batches(loader, skip) if skip else loader
-        current.set_epoch(epoch)
-        yield from current
-        epoch, skip = epoch + 1, 0
 
 
 def step_generator(seed: int, step: int, micro: int, rank: int) -> torch.Generator:
@@ -428,38 +372,6 @@ def main(argv=None) -> dict:
         accelerator.print(f"Saved {output_dir / 'pipeline'} (EMA weights) after {global_step} steps, loss {loss_avg}")
     accelerator.end_training()
     return summary
-
-
-def write_model_card(folder: Path, args, run_config: dict, counts: list[int], summary: dict) -> None:
-    m = run_config["model"]
-    params = sum(p.numel() for p in TinyDiTModel(**m).parameters())
-    per_class = ", ".join(f"{LABELS[i]} {c}" for i, c in enumerate(counts))
-    content = f"""---
-library_name: diffusers
-pipeline_tag: unconditional-image-generation
-tags: [cats_dit, diffusion-transformer, flow-matching, class-conditional, cats]
----
-
-# CatsDiT `{args.preset}` ({m["sample_size"]} px)
-
-A class-conditional pixel-space Diffusion Transformer (TinyDiT, {params / 1e6:.1f} M parameters:
-{m["depth"]} blocks, width {m["hidden_size"]}, patch {m["patch_size"]}) trained with rectified flow
-(`prediction_type={args.prediction_type}`). Weights are the EMA of training.
-
-- steps: {summary["step"]} (global batch {args.batch_size * run_config["num_processes"] * args.gradient_accumulation_steps},
-  {summary["images_seen"]:,} images seen, {summary["elapsed_seconds"] / 60:.1f} min)
-- final training loss: {summary["loss"]:.4f} (smoothed {summary["loss_smooth"]:.4f})
-- data: `{Path(args.data_root).name}` split `{args.split}`, {run_config["data"]["num_images"]} images ({per_class})
-- optimiser: AdamW lr {args.lr}, {args.lr_scheduler} schedule with {args.lr_warmup_steps} warmup steps,
-  class dropout {args.class_dropout}, {args.timestep_sampling} timesteps, mixed precision {run_config["mixed_precision"]}
-
-```python
-from diffusers import DiffusionPipeline
-pipe = DiffusionPipeline.from_pretrained("path/to/this/folder", trust_remote_code=True)
-image = pipe("Siamese", seed=0, num_inference_steps=20, guidance_scale=3.0).images[0]
-```
-"""
-    ModelCard(content).save(folder / "README.md")
 
 
 if __name__ == "__main__":
