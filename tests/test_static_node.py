@@ -1,4 +1,4 @@
-"""The static page's JS modules (noise, scheduler, sampler, preprocessing) against Python.
+"""The static page's JS modules (noise, scheduler, sampler, preprocessing, breed names) against Python.
 
 Runs ``node --test static_site/tests/`` on reference arrays freshly generated from the
 Python code (static_site/tests/make_fixtures.py), and checks that the committed copies of
@@ -42,10 +42,11 @@ def test_js_noise_scheduler_preprocess_match_python(fresh_fixtures):
     assert "# fail 0" in proc.stdout
     # The suite really ran the Python-comparison tests (not an empty run).
     assert "noise equals Python" in proc.stdout and "matches Python step by step" in proc.stdout
+    assert "breed names resolve as in Python" in proc.stdout
 
 
 def test_committed_fixtures_are_current(fresh_fixtures):
-    for name in ("noise.json", "scheduler.json", "preprocess.json"):
+    for name in ("noise.json", "scheduler.json", "preprocess.json", "breeds.json"):
         committed = json.loads((SITE / "tests" / "fixtures" / name).read_text())
         fresh = json.loads((fresh_fixtures / name).read_text())
         assert committed == fresh, (

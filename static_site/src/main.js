@@ -2,6 +2,7 @@
 
 import { toRGBA } from './sampler.js';
 import { checkImageSize, topK } from './preprocess.js';
+import { LIMITS, SAMPLERS, checkedNumber, readHash, settingsFromHash, settingsToHash } from './settings.js';
 
 const $ = (id) => document.getElementById(id);
 // coi.js may be about to reload the page through its isolation service worker: start nothing.
@@ -11,9 +12,6 @@ if ((await (window.catsDitCoi || Promise.resolve('no'))) === 'reloading') {
 }
 const params = new URLSearchParams(location.search);
 const modelsUrl = new URL(params.get('models') || './models/models.json', location.href).href;
-const MAX_SEED = 4294967295;
-const LIMITS = { steps: [1, 500, true], guidance: [0, 30, false], seed: [0, MAX_SEED, true] };
-const SAMPLERS = ['euler', 'heun'];
 
 const state = { config: null, ready: {}, busy: false, pendingAuto: null, lastImage: null, lastClassification: null, nextId: 1 };
 // Read by the browser tests and the benchmark (window.catsDit).
@@ -33,76 +31,11 @@ function showError(where, message) {
 window.addEventListener('error', (e) => showError('page', e.message));
 window.addEventListener('unhandledrejection', (e) => showError('page', e.reason?.message || String(e.reason)));
 
-// ---- settings in the URL hash ---------------------------------------------------------------
-function readHash() {
-  const h = new URLSearchParams(location.hash.slice(1));
-  return Object.fromEntries(h.entries());
-}
-
-function settingsToHash(s) {
-  const label = state.config.labels[s.breed];
-  const h = new URLSearchParams({ breed: label, steps: s.steps, guidance: s.guidance, sampler: s.solver, seed: s.seed, precision: s.precision });
-  return `#${h.toString()}`;
-}
-
-/** A number typed or linked as text: empty or non-numeric text is NaN, never 0. */
-function strictNumber(raw) {
-  return String(raw ?? '').trim() === '' ? NaN : Number(raw);
-}
-
-/** The value of a numeric setting, or throws an Error naming the field and its range. */
-function checkedNumber(field, raw) {
-  const [lo, hi, whole] = LIMITS[field];
-  const n = strictNumber(raw);
-  const ok = whole ? Number.isInteger(n) : Number.isFinite(n);
-  if (!ok || n < lo || n > hi) throw new Error(`${field} must be ${whole ? 'a whole number' : 'a number'} from ${lo} to ${hi}, got "${raw}"`);
-  return n;
-}
-
-/** Checked settings from a shared link: {values, problems}; each problem names its field. */
-function settingsFromHash(h, config) {
-  const values = {};
-  const problems = [];
-  const labels = config.labels;
-  if (h.breed !== undefined) {
-    const b = breedFromName(h.breed);
-    if (b === null) problems.push(`breed "${h.breed}" is not one of the ${labels.length} breeds (a name such as ${labels[0]}, or a number from 0 to ${labels.length - 1})`);
-    else values.breed = b;
-  }
-  for (const field of Object.keys(LIMITS)) {
-    if (h[field] === undefined) continue;
-    try {
-      values[field] = checkedNumber(field, h[field]);
-    } catch (err) {
-      problems.push(err.message);
-    }
-  }
-  if (h.sampler !== undefined) {
-    if (SAMPLERS.includes(h.sampler)) values.sampler = h.sampler;
-    else problems.push(`sampler must be one of ${SAMPLERS.join(', ')}, got "${h.sampler}"`);
-  }
-  const files = config.generator.files || {};
-  if (h.precision !== undefined) {
-    if (files[h.precision]) values.precision = h.precision;
-    else problems.push(`precision "${h.precision}" is not one of ${Object.keys(files).join(', ')}; using ${config.generator.default_precision}`);
-  }
-  return { values, problems };
-}
-
-function breedFromName(name) {
-  if (name === undefined || !state.config) return null;
-  const norm = (x) => String(x).trim().toLowerCase().replace(/[\s-]+/g, '_');
-  const i = state.config.labels.findIndex((l) => norm(l) === norm(name));
-  if (i >= 0) return i;
-  const n = Number(name);
-  return Number.isInteger(n) && n >= 0 && n < state.config.labels.length ? n : null;
-}
-
 // ---- worker ---------------------------------------------------------------------------------
 const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
 worker.onerror = (e) => showError('worker', `the model worker failed: ${e.message || 'could not start (see the console)'}`);
 
-const hash = readHash();
+const hash = readHash(location.hash);
 const requestedPrecision = { generator: hash.precision || params.get('precision') || undefined, classifier: params.get('classifier_precision') || undefined };
 state.precisionFallback = {};
 worker.postMessage({
@@ -299,7 +232,7 @@ function fillControls() {
     }),
   );
   const d = c.generator.defaults || {};
-  const h = readHash();
+  const h = readHash(location.hash);
   const { values: v, problems } = settingsFromHash(h, c);
   breed.value = v.breed ?? 0;
   $('steps').value = v.steps ?? d.num_inference_steps ?? 20;
@@ -342,7 +275,7 @@ function startGenerate() {
     setStatus('gen-status', 'error', err.message);
     return;
   }
-  history.replaceState(null, '', settingsToHash(s));
+  history.replaceState(null, '', settingsToHash(s, state.config.labels));
   state.running = s;
   setBusy(true);
   $('classify-this').disabled = true;

@@ -5,7 +5,8 @@
 noise.json: seeded_normal for a few seeds (odd and even lengths, seed 2**32-1);
 scheduler.json: FlowMatchScheduler runs (Euler/Heun x velocity/sample x shift) on fixed
 model outputs, with the sample after every step and the CFG combination;
-preprocess.json: image_to_tensor + preprocess_tensor on small RGBA/RGB images.
+preprocess.json: image_to_tensor + preprocess_tensor on small RGBA/RGB images;
+breeds.json: cats_dit.breeds.to_id on names in many spellings (null where it raises).
 All values are float32 written as exact decimal doubles.
 """
 
@@ -19,6 +20,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from cats_dit.breeds import DISPLAY_NAMES, LABELS, to_id
 from cats_dit.classifier import image_to_tensor, preprocess_tensor
 from cats_dit.pipeline_cats_dit import combine_guidance, seeded_normal
 from cats_dit.scheduling_flow_match import FlowMatchScheduler
@@ -96,11 +98,26 @@ def preprocess_cases() -> list[dict]:
     return cases
 
 
+def breed_cases() -> dict:
+    names = [*LABELS, *DISPLAY_NAMES, *(n.upper() for n in LABELS), *(n.replace("_", "-").lower() for n in LABELS)]
+    names += [" persian ", "British  Shorthair", "maine_coon", "Egyptian-Mau", "OTHER", "dog", "", "  "]
+    names += ["0", "7", "12", "13", "-1", "07", "7.0", "1e1", "0x7", " 3 "]
+
+    def answer(name: str):
+        try:
+            return to_id(name)
+        except ValueError:
+            return None
+
+    return {"labels": list(LABELS), "display_names": list(DISPLAY_NAMES), "cases": [[n, answer(n)] for n in names]}
+
+
 def write_fixtures(output: Path) -> Path:
     output.mkdir(parents=True, exist_ok=True)
     (output / "noise.json").write_text(json.dumps(noise_cases()))
     (output / "scheduler.json").write_text(json.dumps({"runs": scheduler_cases(), "guidance": guidance_cases()}))
     (output / "preprocess.json").write_text(json.dumps(preprocess_cases()))
+    (output / "breeds.json").write_text(json.dumps(breed_cases()))
     return output
 
 
