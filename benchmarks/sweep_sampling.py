@@ -74,7 +74,7 @@ def main(argv=None) -> int:
             scheduler=type(sched).from_config(sched.config, solver=st["solver"], shift=st["shift"])
         )
         images, labels = generate_per_breed(
-            gen, breeds, args.per_breed, st["steps"], st["guidance"], seed=args.seed, desc=str(st)
+            gen, breeds, args.per_breed, st["steps"], st["guidance"], seed=args.seed, desc=str(st), solver=st["solver"]
         )
         row = {**st, "calls": model_calls(st)}
         for name, fn in spaces.items():
