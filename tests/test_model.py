@@ -92,3 +92,22 @@ def test_gradient_checkpointing_gives_same_gradients():
     checkpointed = grads()
     for a, b in zip(plain, checkpointed):
         torch.testing.assert_close(a, b)
+
+
+def test_final_conv_starts_as_identity_and_mixes_neighbouring_patches():
+    torch.manual_seed(2)
+    plain = TinyDiTModel.from_preset("tiny")
+    for p in plain.parameters():
+        p.data.normal_(0, 0.05)
+    with_conv = TinyDiTModel.from_preset("tiny", final_conv=True)
+    missing, unexpected = with_conv.load_state_dict(plain.state_dict(), strict=False)
+    assert missing == ["conv_out.weight", "conv_out.bias"] and unexpected == []
+    x, t, y = torch.randn(2, 3, 16, 16), torch.tensor([700.0, 30.0]), torch.tensor([5, 13])
+    with torch.no_grad():
+        torch.testing.assert_close(with_conv(x, t, y).sample, plain(x, t, y).sample, rtol=0, atol=1e-6)
+        # Once trained away from identity, a pixel depends on the neighbouring patch's token.
+        with_conv.conv_out.weight.normal_(0, 0.1)
+        tokens = torch.zeros(1, 16, 4 * 4 * 3)
+        tokens[0, 0] = 1.0  # only patch (0, 0) is non-zero
+        img = with_conv.conv_out(unpatchify(tokens, 4, 3, 16, 16))
+    assert img[0, :, :4, 4].abs().sum() > 0  # column 4 belongs to patch (0, 1)

@@ -209,6 +209,7 @@ class TinyDiTModel(ModelMixin, ConfigMixin):
         mlp_ratio: float = 4.0,
         num_classes: int = 13,
         qk_norm: bool = True,
+        final_conv: bool = False,
     ):
         super().__init__()
         if sample_size % patch_size:
@@ -223,6 +224,9 @@ class TinyDiTModel(ModelMixin, ConfigMixin):
         self.class_embed = nn.Embedding(num_classes + 1, hidden_size)
         self.blocks = nn.ModuleList(DiTBlock(hidden_size, num_heads, mlp_ratio, qk_norm) for _ in range(depth))
         self.final_layer = FinalLayer(hidden_size, patch_size, in_channels)
+        # A 3x3 conv over the un-patchified image (as in U-ViT): each token's linear output is one
+        # patch on its own, which leaves visible patch edges; the conv lets neighbours blend them.
+        self.conv_out = nn.Conv2d(in_channels, in_channels, 3, padding=1) if final_conv else None
         self._init_weights()
 
     @classmethod
@@ -263,6 +267,11 @@ class TinyDiTModel(ModelMixin, ConfigMixin):
         nn.init.zeros_(self.final_layer.adaLN_modulation[-1].bias)
         nn.init.zeros_(self.final_layer.linear.weight)
         nn.init.zeros_(self.final_layer.linear.bias)
+        if self.conv_out is not None:
+            # Identity: the output still starts at zero, and a model without the conv can be
+            # fine-tuned into one with it from exactly where it was.
+            nn.init.dirac_(self.conv_out.weight)
+            nn.init.zeros_(self.conv_out.bias)
 
     def forward(
         self,
@@ -288,6 +297,8 @@ class TinyDiTModel(ModelMixin, ConfigMixin):
             else:
                 x = block(x, cond)
         out = unpatchify(self.final_layer(x, cond), self.config.patch_size, c, h, w)
+        if self.conv_out is not None:
+            out = self.conv_out(out)
         if not return_dict:
             return (out,)
         return TinyDiTOutput(sample=out)
