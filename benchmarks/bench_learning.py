@@ -22,8 +22,9 @@ Variants: ``tinydit`` (current defaults), ``tinydit-v1`` (the first release's re
 N(0, 0.02) class and time embeddings), ``diffusers-dit`` (diffusers' ``DiTTransformer2DModel`` at
 the same width, depth, heads and tokens; its internal label dropout is turned off so both see the
 loop's 10%), and ablations written ``BASE+key=value+...`` (keys: ``class_std``, ``time_std``,
-``qk_norm``, ``t_scale``, ``lr``, ``beta2``, ``warmup``, ``pred`` (velocity|sample), ``logit_mean``,
-``logit_std``, ``patch``). Prints a markdown table and writes ``learning.json`` and
+``qk_norm``, ``final_conv``, ``lr``, ``beta2``, ``warmup``, ``pred`` (velocity|sample; sample is
+x-prediction trained with the velocity loss, as ``train_dit.py --prediction-type sample`` does),
+``logit_mean``, ``logit_std``, ``patch``). Prints a markdown table and writes ``learning.json`` and
 ``learning.png`` (curves) to ``--out``.
 """
 
@@ -156,10 +157,9 @@ def build_model(base: str, opts: dict, size: int, seed: int) -> nn.Module:
         model.register_to_config(num_classes=13)  # what CatsDiTPipeline reads for the null class
         return model
     kwargs = dict(sample_size=size, patch_size=patch, hidden_size=WIDTH, depth=DEPTH, num_heads=HEADS, num_classes=13)
-    if "qk_norm" in opts:
-        kwargs["qk_norm"] = bool(opts["qk_norm"])
-    if "t_scale" in opts:
-        kwargs["timestep_scale"] = opts["t_scale"]
+    for flag in ("qk_norm", "final_conv"):
+        if flag in opts:
+            kwargs[flag] = bool(opts[flag])
     model = TinyDiTModel(**kwargs)
     if "class_std" in opts:
         nn.init.normal_(model.class_embed.weight, std=opts["class_std"])
@@ -226,7 +226,7 @@ def train_and_measure(spec: str, sets: RealSets, judge: Judge, args, floor: floa
         t0 = time.perf_counter()
         xt = sched.scale_noise(x0, s * 1000, noise)
         pred = model(xt, s * 1000, y).sample
-        loss = F.mse_loss(pred, sched.training_target(x0, noise))
+        loss = sched.training_loss(pred, x0, noise, s)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

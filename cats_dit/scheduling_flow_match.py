@@ -171,5 +171,27 @@ class FlowMatchScheduler(SchedulerMixin, ConfigMixin):
         """What the model should output for this ``prediction_type``."""
         return noise - x0 if self.config.prediction_type == "velocity" else x0
 
+    def training_loss(
+        self,
+        model_output: torch.Tensor,
+        x0: torch.Tensor,
+        noise: torch.Tensor,
+        sigmas: torch.Tensor,
+        space: str = "velocity",
+    ) -> torch.Tensor:
+        """Mean squared error of a training batch (``sigmas`` [B]: each item's noise level ``s``).
+
+        ``space="velocity"``: on the velocity the output implies, which for x-prediction is
+        ``(x_s - x0_hat) / s - (x_s - x0) / s = (x0 - x0_hat) / s`` with ``s`` clamped at
+        ``min_sigma_for_x_pred``, as the sampler clamps it (the x-prediction recipe for pixel space);
+        ``"prediction"``: on the raw output. Both are the same for velocity prediction."""
+        if space not in ("velocity", "prediction"):
+            raise ValueError(f"space must be 'velocity' or 'prediction', got {space!r}")
+        err = model_output.float() - self.training_target(x0, noise).float()
+        if self.config.prediction_type == "velocity" or space == "prediction":
+            return err.square().mean()
+        s = sigmas.float().clamp(min=self.config.min_sigma_for_x_pred).reshape(-1, *([1] * (err.ndim - 1)))
+        return (err / s.to(err.device)).square().mean()
+
     def __len__(self) -> int:
         return self.config.num_train_timesteps

@@ -28,7 +28,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from accelerate import Accelerator
 from accelerate.utils import ProjectConfiguration, broadcast, set_seed
 from diffusers.optimization import get_scheduler
@@ -43,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # sibling modules, als
 from checkpointing import check_run_config, remove_stale_tmp, resolve_resume, save_checkpoint  # noqa: E402
 from dit_card import write_model_card  # noqa: E402
 from dit_data import EpochPermutation, batch_stream, build_dataset  # noqa: E402
+from init_from import load_initial_weights  # noqa: E402
 from presets import train_defaults  # noqa: E402
 from sample_grid import save_sample_grid  # noqa: E402
 
@@ -61,6 +61,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         metavar="KEY=VALUE",
         help="override a model preset field, e.g. depth=4 (repeatable)",
     )
+    p.add_argument(
+        "--init-from",
+        metavar="FOLDER_OR_HUB_ID",
+        help="start from this model's weights (a pipeline folder, its transformer/ or a Hub id) instead of"
+        " from scratch: fine-tune, or continue a run whose checkpoints are gone. The shapes must match; new"
+        " identity-initialised modules (final_conv) are allowed",
+    )
     p.add_argument("--split", default="trainval", choices=["train", "trainval"], help="which split to train on")
     p.add_argument("--cats-only", action="store_true", help="drop the 'other' (dog) images")
     p.add_argument("--max-steps", type=int, help="optimizer steps (also the length of the LR schedule)")
@@ -78,7 +85,20 @@ def parse_args(argv=None) -> argparse.Namespace:
         choices=["no", "fp16", "bf16"],
         help="default: whatever `accelerate launch` / its config says, else no",
     )
-    p.add_argument("--prediction-type", default="velocity", choices=["velocity", "sample"])
+    p.add_argument(
+        "--prediction-type",
+        default="velocity",
+        choices=["velocity", "sample"],
+        help="what the model outputs: the velocity noise - x0, or the clean image x0 (x-prediction)",
+    )
+    p.add_argument(
+        "--loss-space",
+        default="velocity",
+        choices=["velocity", "prediction"],
+        help="where the MSE is taken: on the velocity the output implies (for x-prediction: (x_s - x0_hat) / s,"
+        " s clamped at min_sigma_for_x_pred, the velocity loss of x-prediction in pixel space) or on the raw"
+        " output. Identical for --prediction-type velocity",
+    )
     p.add_argument("--timestep-sampling", default="logit-normal", choices=["uniform", "logit-normal"])
     p.add_argument("--logit-mean", type=float, default=0.0)
     p.add_argument("--logit-std", type=float, default=1.0)
@@ -150,6 +170,10 @@ def main(argv=None) -> dict:
     model_config = {**PRESETS[args.preset], **parse_overrides(args.model_override), "num_classes": NUM_CLASSES}
     set_seed(args.seed)  # the initial weights; everything later draws from step_generator
     model = TinyDiTModel(**model_config)
+    if args.init_from:
+        init = load_initial_weights(model, args.init_from)
+        new = f"; new modules at identity init: {', '.join(init['new_modules'])}" if init["new_modules"] else ""
+        accelerator.print(f"Initial weights from {init['folder']}{new}")
     noise_scheduler = FlowMatchScheduler(prediction_type=args.prediction_type)
     sample_size = model.config.sample_size
 
@@ -198,7 +222,11 @@ def main(argv=None) -> dict:
     run_config = {
         "preset": args.preset,
         "model": dict(model_config),
+        # Only when given, so checkpoints written before the option existed still resume.
+        **({"init_from": args.init_from} if args.init_from else {}),
         "prediction_type": args.prediction_type,
+        # x-prediction runs from before --loss-space existed trained on the raw output: name the change.
+        **({"loss_space": args.loss_space} if args.prediction_type == "sample" else {}),
         "timestep_sampling": args.timestep_sampling,
         "logit_mean": args.logit_mean,
         "logit_std": args.logit_std,
@@ -303,11 +331,10 @@ def main(argv=None) -> dict:
             sigmas = sample_sigmas(b, args.timestep_sampling, g, args.logit_mean, args.logit_std).to(x0.device)
             timesteps = sigmas * noise_scheduler.config.num_train_timesteps
             noisy = noise_scheduler.scale_noise(x0, timesteps, noise)
-            target = noise_scheduler.training_target(x0, noise)
             # Gradients are all-reduced only on the last micro-batch.
             with accelerator.no_sync(model) if micro < accum - 1 else nullcontext():
                 pred = model(noisy, timesteps, labels).sample
-                loss = F.mse_loss(pred.float(), target.float())
+                loss = noise_scheduler.training_loss(pred, x0, noise, sigmas, args.loss_space)
                 accelerator.backward(loss / accum)
             step_loss += loss.detach() / accum
         if args.max_grad_norm > 0:
