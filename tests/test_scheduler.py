@@ -97,3 +97,25 @@ def test_bad_configuration_errors():
         FlowMatchScheduler(prediction_type="epsilon")
     with pytest.raises(RuntimeError, match="set_timesteps"):
         FlowMatchScheduler().step(torch.zeros(1), 1000.0, torch.zeros(1))
+
+
+def test_training_loss_is_taken_on_the_implied_velocity():
+
+    g = torch.Generator().manual_seed(0)
+    x0, noise, out = (torch.randn(3, 3, 4, 4, generator=g) for _ in range(3))
+    sigmas = torch.tensor([0.9, 0.3, 0.01])
+    vel = FlowMatchScheduler(prediction_type="velocity")
+    expected = torch.nn.functional.mse_loss(out, noise - x0)
+    for space in ("velocity", "prediction"):
+        torch.testing.assert_close(vel.training_loss(out, x0, noise, sigmas, space), expected)
+    xpred = FlowMatchScheduler(prediction_type="sample", min_sigma_for_x_pred=0.05)
+    torch.testing.assert_close(
+        xpred.training_loss(out, x0, noise, sigmas, "prediction"), torch.nn.functional.mse_loss(out, x0)
+    )
+    # velocity space: v_hat - v = (x_s - out) / s - (x_s - x0) / s, with s clamped at 0.05 (the sampler's clamp)
+    s = torch.tensor([0.9, 0.3, 0.05]).view(-1, 1, 1, 1)
+    x_s = (1 - s) * x0 + s * noise
+    v_hat, v = (x_s - out) / s, (x_s - x0) / s
+    torch.testing.assert_close(xpred.training_loss(out, x0, noise, sigmas), (v_hat - v).square().mean())
+    with pytest.raises(ValueError, match="space must be"):
+        xpred.training_loss(out, x0, noise, sigmas, "x")
