@@ -3,7 +3,7 @@
 ``OnnxCatsDiTPipeline`` is ``CatsDiTPipeline`` re-written for an ONNX generator: the same
 flow-matching schedule (Euler or Heun, velocity or sample prediction, shift), the same
 seeded noise (``cats_dit.noise``), classifier-free guidance as one session run on the batch
-``[cond..., uncond...]``. For the same seed, breed and settings its fp32 images match the
+``[cond..., uncond...]`` at the steps inside the guidance interval. For the same seed, breed and settings its fp32 images match the
 torch pipeline's within 1/255 per pixel almost everywhere (tests/test_onnx_pipeline.py).
 
 ``OnnxBreedClassifier`` runs the exported classifier after ``cats_dit.preprocessing`` (the same
@@ -23,6 +23,7 @@ import numpy as np
 import onnxruntime as ort
 
 from .breeds import normalise_name
+from .guidance import check_guidance_interval, guided_at
 from .noise import image_seeds, seeded_noise
 from .onnx.models_json import NAME as MODELS_JSON
 from .preprocessing import image_to_array, preprocess_array, preprocess_image  # noqa: F401  (re-exported)
@@ -172,8 +173,8 @@ class OnnxCatsDiTPipeline:
     """Class-conditional cat generation with an ONNX TinyDiT (numpy + onnxruntime only).
 
     ``__call__(breed, num_images_per_prompt=1, num_inference_steps=None, guidance_scale=None,
-    solver=None, seed=0, callback=None)`` -> float32 [B, H, W, 3] in [0, 1]; ``None`` means the
-    exported defaults. ``callback(step_index, total_steps, x0_preview)`` is called after every
+    solver=None, seed=0, callback=None, latents=None, guidance_interval=None)`` -> float32
+    [B, H, W, 3] in [0, 1]; ``None`` means the exported defaults. ``callback(step_index, total_steps, x0_preview)`` is called after every
     step with the current clean-image estimate as images [B, H, W, 3] in [0, 1].
     """
 
@@ -194,7 +195,13 @@ class OnnxCatsDiTPipeline:
         self.in_channels = int(in_channels)
         self.null_class_id = len(self.labels) if null_class_id is None else int(null_class_id)
         self.scheduler_config = dict(scheduler_config or {})
-        self.defaults = {"num_inference_steps": 20, "guidance_scale": 3.0, "solver": "euler", **(defaults or {})}
+        self.defaults = {
+            "num_inference_steps": 20,
+            "guidance_scale": 3.0,
+            "solver": "euler",
+            "guidance_interval": [0.0, 1.0],
+            **(defaults or {}),
+        }
         self.precision = precision
         self._lookup = {normalise_name(n): i for i, n in enumerate(self.labels)}
 
@@ -275,9 +282,13 @@ class OnnxCatsDiTPipeline:
         seed: int = 0,
         callback: Callable[[int, int, np.ndarray], None] | None = None,
         latents: np.ndarray | None = None,
+        guidance_interval: tuple[float, float] | None = None,
     ) -> np.ndarray:
         steps = int(self.defaults["num_inference_steps"] if num_inference_steps is None else num_inference_steps)
         guidance = float(self.defaults["guidance_scale"] if guidance_scale is None else guidance_scale)
+        interval = check_guidance_interval(
+            self.defaults["guidance_interval"] if guidance_interval is None else guidance_interval
+        )
         if steps < 1:
             raise ValueError(f"num_inference_steps must be >= 1, got {steps}")
         if int(num_images_per_prompt) < 1:
@@ -288,7 +299,7 @@ class OnnxCatsDiTPipeline:
         batch = len(class_ids)
         labels = np.asarray(class_ids, dtype=np.int64)
         do_cfg = guidance != 1.0
-        labels_in = np.concatenate([labels, np.full_like(labels, self.null_class_id)]) if do_cfg else labels
+        labels_cfg = np.concatenate([labels, np.full_like(labels, self.null_class_id)])
 
         shape = (batch, self.in_channels, self.sample_size, self.sample_size)
         if latents is not None:
@@ -302,9 +313,11 @@ class OnnxCatsDiTPipeline:
         scheduler.set_timesteps(steps)
         total = len(scheduler.timesteps)
         for i, t in enumerate(scheduler.timesteps):
-            model_in = np.concatenate([x, x]) if do_cfg else x
-            out = self.predict(model_in, float(t), labels_in)
-            if do_cfg:
+            # The torch pipeline's test in the same float64 arithmetic: low <= t / T <= high.
+            guided = do_cfg and guided_at(float(t) / scheduler.num_train_timesteps, interval)
+            model_in = np.concatenate([x, x]) if guided else x
+            out = self.predict(model_in, float(t), labels_cfg if guided else labels)
+            if guided:
                 out = combine_guidance(out[:batch], out[batch:], guidance)
             x, x0 = scheduler.step(i, out, x)
             if callback is not None:

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from ..guidance import check_guidance_interval
 from .evaluate import EvalSettings, run_eval
 
 
@@ -16,6 +17,14 @@ def _floats(text: str) -> list[float]:
         return [float(x) for x in text.split(",") if x.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers like 1,2,3,5; got {text!r}") from None
+
+
+def parse_interval(text: str) -> list[float]:
+    """``LOW,HIGH`` -> [low, high] with 0 <= low <= high <= 1 (argparse names the problem otherwise)."""
+    try:
+        return list(check_guidance_interval(_floats(text)))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,6 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=20, help="sampling steps (default: 20)")
     p.add_argument("--guidance", type=float, default=3.0, help="guidance scale for the main numbers (default: 3)")
     p.add_argument("--solver", choices=["euler", "heun"], default=None, help="sampler (default: the generator's)")
+    p.add_argument(
+        "--guidance-interval",
+        type=parse_interval,
+        default=None,
+        metavar="LOW,HIGH",
+        help="noise levels (1 = pure noise) at which guidance applies, e.g. 0.2,1 (default: the generator's own)",
+    )
     p.add_argument("--seed", type=int, default=0, help="first noise seed; image i uses seed + i (default: 0)")
     p.add_argument(
         "--breeds", default=None, help="comma-separated breeds (default: every label in the real train split)"
@@ -93,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         steps=args.steps,
         guidance=args.guidance,
         solver=args.solver,
+        guidance_interval=args.guidance_interval,
         seed=args.seed,
         breeds=[b.strip() for b in args.breeds.split(",") if b.strip()] if args.breeds else None,
         cats_only=args.cats_only,

@@ -56,6 +56,7 @@ class EvalSettings:
     steps: int = 20
     guidance: float = 3.0
     solver: str | None = None
+    guidance_interval: list[float] | None = None  # None: the generator's own (its pipeline config / models.json)
     seed: int = 0
     breeds: list | None = None
     cats_only: bool = False
@@ -174,8 +175,18 @@ def run_eval(settings: EvalSettings) -> dict:
     timing["read_real_s"] = time.perf_counter() - t0
 
     t = time.perf_counter()
+    if s.guidance_interval is None:  # record what was used, not "default"
+        s.guidance_interval = [float(v) for v in generator.backend.defaults["guidance_interval"]]
     fake, fake_y = generate_per_breed(
-        generator, breeds, s.per_breed, s.steps, s.guidance, seed=s.seed, batch_size=s.batch_size, solver=s.solver
+        generator,
+        breeds,
+        s.per_breed,
+        s.steps,
+        s.guidance,
+        seed=s.seed,
+        batch_size=s.batch_size,
+        solver=s.solver,
+        guidance_interval=s.guidance_interval,
     )
     timing["generate_s"] = time.perf_counter() - t
     timing["seconds_per_image"] = timing["generate_s"] / max(len(fake), 1)
@@ -229,6 +240,7 @@ def run_eval(settings: EvalSettings) -> dict:
                     batch_size=s.batch_size,
                     solver=s.solver,
                     desc=f"guidance {g:g}",
+                    guidance_interval=s.guidance_interval,
                 )
                 f_g, p_g = extractor(imgs)
             kid_g, _ = M.kernel_inception_distance(f_g, f_train, s.kid_subsets, s.kid_subset_size, seed=s.seed)

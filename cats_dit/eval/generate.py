@@ -42,10 +42,20 @@ class Generator:
             info["precision"] = self.precision
         return info
 
-    def __call__(self, breed_id: int, n: int, seed: int, steps: int, guidance: float, solver: str | None = None):
-        """``n`` images of one breed as float32 [n, 3, H, W] in [0, 1]; image k uses seed ``seed + k``."""
+    def __call__(
+        self,
+        breed_id: int,
+        n: int,
+        seed: int,
+        steps: int,
+        guidance: float,
+        solver: str | None = None,
+        guidance_interval: tuple[float, float] | None = None,
+    ):
+        """``n`` images of one breed as float32 [n, 3, H, W] in [0, 1]; image k uses seed ``seed + k``.
+        ``solver`` / ``guidance_interval`` None: the generator's own."""
         sampler = solver or self.backend.defaults["sampler"]
-        arr = self.backend.generate([breed_id] * n, seed, steps, guidance, sampler)
+        arr = self.backend.generate([breed_id] * n, seed, steps, guidance, sampler, guidance_interval=guidance_interval)
         return torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32)).permute(0, 3, 1, 2)
 
 
@@ -106,6 +116,7 @@ def generate_per_breed(
     batch_size: int = 32,
     solver: str | None = None,
     desc: str = "generating",
+    guidance_interval: tuple[float, float] | None = None,
 ) -> tuple[torch.Tensor, np.ndarray]:
     """``per_breed`` images for each breed -> (images [N,3,H,W] in [0,1], labels [N]).
 
@@ -118,7 +129,7 @@ def generate_per_breed(
             done = 0
             while done < per_breed:
                 n = min(batch_size, per_breed - done)
-                images.append(generator(breed_id, n, offset, steps, guidance, solver=solver))
+                images.append(generator(breed_id, n, offset, steps, guidance, solver, guidance_interval))
                 labels.extend([breed_id] * n)
                 offset, done = offset + n, done + n
                 bar.update(n)

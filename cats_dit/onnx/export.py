@@ -124,7 +124,8 @@ def _write_variants(fp32_path: Path, stem: str, out: Path, precisions, max_file_
 
 
 def _pipeline_defaults(source, pipe: CatsDiTPipeline, steps, guidance) -> dict:
-    """Steps 20 / guidance 3.0 unless the pipeline folder's model_index.json or the caller say otherwise."""
+    """Steps 20 / guidance 3.0 unless the pipeline folder's model_index.json or the caller say otherwise;
+    the guidance interval is the pipeline's own (its config, saved in model_index.json)."""
     index = {}
     index_file = Path(source) / "model_index.json"
     if index_file.is_file():
@@ -133,6 +134,7 @@ def _pipeline_defaults(source, pipe: CatsDiTPipeline, steps, guidance) -> dict:
         "num_inference_steps": int(steps or index.get("num_inference_steps", DEFAULT_STEPS)),
         "guidance_scale": float(guidance if guidance is not None else index.get("guidance_scale", DEFAULT_GUIDANCE)),
         "solver": str(pipe.scheduler.config.get("solver", "euler")),
+        "guidance_interval": [float(v) for v in pipe.config.get("guidance_interval", (0.0, 1.0))],
     }
 
 

@@ -65,6 +65,9 @@ def about_markdown(service: Service) -> str:
         rows.append(f"| input / output size | {gen.sample_size} px | {size} px |")
     if getattr(gen, "num_parameters", None):
         rows.append(f"| parameters | {gen.num_parameters / 1e6:.2f} M | |")
+    if gen is not None and "guidance_interval" in gen.defaults:
+        low, high = gen.defaults["guidance_interval"]
+        rows.append(f"| guidance applied at noise levels | {low:g} to {high:g} (1 = pure noise) | |")
     parts = ["## Models", "\n".join(rows)]
     if extra.get("onnx_dir"):
         precision = getattr(gen, "precision", "fp32")

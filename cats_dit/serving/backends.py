@@ -1,7 +1,7 @@
 """Generator and classifier backends behind one small interface: torch, or onnxruntime.
 
-``generate(breeds, seed, steps, guidance, sampler, callback, preview_every)`` returns float32
-``[B, H, W, 3]`` in [0, 1]; image k uses seed ``seed + k`` (the pipeline's noise contract), so
+``generate(breeds, seed, steps, guidance, sampler, callback, preview_every, guidance_interval)`` returns
+float32 ``[B, H, W, 3]`` in [0, 1] (``guidance_interval`` None: the model's own); image k uses seed ``seed + k`` (the pipeline's noise contract), so
 both backends give the same image for the same seed. ``callback(i, total, preview)`` is called
 after every model evaluation; ``preview`` is the current clean-image estimate (x0) as
 ``[B, H, W, 3]`` every ``preview_every`` evaluations, else None; returning False stops early.
@@ -62,7 +62,10 @@ def _pipeline_defaults(folder: Path, pipe) -> dict:
     import json
 
     index = json.loads((folder / "model_index.json").read_text()) if (folder / "model_index.json").is_file() else {}
-    out = {"sampler": str(pipe.scheduler.config.get("solver", "euler"))}
+    out = {
+        "sampler": str(pipe.scheduler.config.get("solver", "euler")),
+        "guidance_interval": list(pipe.config.guidance_interval),
+    }
     if "num_inference_steps" in index:
         out["steps"] = int(index["num_inference_steps"])
     if "guidance_scale" in index:
@@ -98,7 +101,12 @@ class TorchGenerator:
         from ..scheduling_flow_match import FlowMatchScheduler
 
         scheduler = FlowMatchScheduler.from_config(self.pipe.scheduler.config, solver=sampler)
-        pipe = CatsDiTPipeline(transformer=self.pipe.transformer, scheduler=scheduler, id2label=self.pipe.id2label)
+        pipe = CatsDiTPipeline(
+            transformer=self.pipe.transformer,
+            scheduler=scheduler,
+            id2label=self.pipe.id2label,
+            guidance_interval=self.pipe.config.guidance_interval,
+        )
         pipe.set_progress_bar_config(disable=True)
         return pipe
 
@@ -111,6 +119,7 @@ class TorchGenerator:
         sampler: str = "euler",
         callback: StepCallback | None = None,
         preview_every: int = 0,
+        guidance_interval: tuple[float, float] | None = None,
     ) -> np.ndarray:
         pipe = self._request_pipeline(sampler)
         total = num_evaluations(steps, sampler)
@@ -137,6 +146,7 @@ class TorchGenerator:
             num_images_per_prompt=1,
             num_inference_steps=steps,
             guidance_scale=guidance,
+            guidance_interval=guidance_interval,
             seed=seed,
             output_type="np",
             callback_on_step_end=on_step,

@@ -123,9 +123,16 @@ class OnnxGenerator:
         self.sample_size = self.pipe.sample_size
         self.precision = self.pipe.precision
         d = self.pipe.defaults
-        self.defaults = {"steps": d["num_inference_steps"], "guidance": d["guidance_scale"], "sampler": d["solver"]}
+        self.defaults = {
+            "steps": d["num_inference_steps"],
+            "guidance": d["guidance_scale"],
+            "sampler": d["solver"],
+            "guidance_interval": list(d["guidance_interval"]),
+        }
 
-    def generate(self, breeds, seed, steps, guidance, sampler="euler", callback=None, preview_every=0) -> np.ndarray:
+    def generate(
+        self, breeds, seed, steps, guidance, sampler="euler", callback=None, preview_every=0, guidance_interval=None
+    ) -> np.ndarray:
         def on_step(i, total, x0):
             if callback is None:
                 return
@@ -133,7 +140,9 @@ class OnnxGenerator:
             if callback(i, total, preview) is False:
                 raise Cancelled(f"stopped after {i + 1} of {total} steps")
 
-        images = self.pipe(list(breeds), 1, steps, guidance, sampler, seed, callback=on_step)
+        images = self.pipe(
+            list(breeds), 1, steps, guidance, sampler, seed, callback=on_step, guidance_interval=guidance_interval
+        )
         return np.asarray(images, dtype=np.float32)
 
 

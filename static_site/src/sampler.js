@@ -30,18 +30,20 @@ export class CancelledError extends Error {
 /**
  * Generate images. Returns {images: Float32Array [B,3,H,W] in [0,1], stepMs: number[], totalMs}.
  * opts: runModel, classIds (array of ints), nullClassId, seed, channels, size, steps, guidance,
+ * guidanceInterval ([low, high] noise levels where guidance applies; default [0, 1]: every step),
  * solver, schedulerConfig (models.json "scheduler"), onStep({i, n, ms, x0}), isCancelled().
  */
 export async function generate(opts) {
   const { runModel, classIds, nullClassId, seed, channels, size, steps, guidance, solver } = opts;
+  const [low, high] = checkGuidanceInterval(opts.guidanceInterval);
   const B = classIds.length;
   const per = channels * size * size;
   const scheduler = new FlowMatchScheduler({ ...(opts.schedulerConfig || {}), solver });
   scheduler.setTimesteps(steps);
+  const T = scheduler.config.num_train_timesteps;
   const doCfg = guidance !== 1.0;
-  const labels = doCfg ? [...classIds, ...classIds.map(() => nullClassId)] : classIds;
-  const labelTensor = BigInt64Array.from(labels, (x) => BigInt(x));
-  const batch = labels.length;
+  const condLabels = BigInt64Array.from(classIds, (x) => BigInt(x));
+  const cfgLabels = BigInt64Array.from([...classIds, ...classIds.map(() => nullClassId)], (x) => BigInt(x));
 
   let x = seededNoise(imageSeeds(seed, B), channels, size, size);
   const stepMs = [];
@@ -50,15 +52,18 @@ export async function generate(opts) {
     if (opts.isCancelled && opts.isCancelled()) throw new CancelledError();
     const ts = performance.now();
     const t = scheduler.timesteps[i];
+    // The pipelines' test in the same float64 arithmetic: low <= t / T <= high.
+    const guided = doCfg && low <= t / T && t / T <= high;
     let modelIn = x;
-    if (doCfg) {
+    if (guided) {
       modelIn = new Float32Array(2 * x.length);
       modelIn.set(x, 0);
       modelIn.set(x, x.length);
     }
+    const batch = guided ? 2 * B : B;
     const tIn = new Float32Array(batch).fill(t);
-    const out = await runModel(modelIn, tIn, labelTensor, batch);
-    const modelOutput = doCfg ? combineGuidance(out.subarray(0, B * per), out.subarray(B * per), guidance) : out;
+    const out = await runModel(modelIn, tIn, guided ? cfgLabels : condLabels, batch);
+    const modelOutput = guided ? combineGuidance(out.subarray(0, B * per), out.subarray(B * per), guidance) : out;
     const xBefore = x;
     x = scheduler.step(modelOutput, x);
     stepMs.push(performance.now() - ts);
@@ -70,6 +75,18 @@ export async function generate(opts) {
     await yieldToEventLoop();
   }
   return { images: toUnitRange(x), stepMs, totalMs: performance.now() - t0 };
+}
+
+/** [low, high] with 0 <= low <= high <= 1 (undefined/null: [0, 1]), as the Python pipelines check it. */
+export function checkGuidanceInterval(interval) {
+  if (interval === undefined || interval === null) return [0, 1];
+  const ok = Array.isArray(interval) && interval.length === 2 && interval.every((v) => typeof v === 'number');
+  if (!ok) throw new Error(`guidance_interval must be two numbers [low, high], got ${JSON.stringify(interval)}`);
+  const [low, high] = interval;
+  if (!(low >= 0 && low <= high && high <= 1)) {
+    throw new Error(`guidance_interval must satisfy 0 <= low <= high <= 1, got [${low}, ${high}]`);
+  }
+  return [low, high];
 }
 
 /** (clamp(x, -1, 1) + 1) / 2 in float32, like the pipelines' output. */

@@ -130,6 +130,8 @@ async function onGenerate(msg) {
     size: g.sample_size,
     steps: msg.steps,
     guidance: msg.guidance,
+    // The interval belongs to the weights (measured for them at export), not to a page setting.
+    guidanceInterval: g.defaults?.guidance_interval,
     solver: msg.solver,
     schedulerConfig: g.scheduler,
     isCancelled: () => cancelRequested,

@@ -5,6 +5,8 @@
 noise.json: seeded_normal for a few seeds (odd and even lengths, seed 2**32-1);
 scheduler.json: FlowMatchScheduler runs (Euler/Heun x velocity/sample x shift) on fixed
 model outputs, with the sample after every step and the CFG combination;
+and interval runs: which model calls of CatsDiTPipeline are guided (their batch, timestep and labels)
+for a guidance interval;
 preprocess.json: image_to_tensor + preprocess_tensor on small RGBA/RGB images;
 breeds.json: cats_dit.breeds.to_id on names in many spellings (null where it raises).
 All values are float32 written as exact decimal doubles.
@@ -22,7 +24,8 @@ from PIL import Image
 
 from cats_dit.breeds import DISPLAY_NAMES, LABELS, to_id
 from cats_dit.classifier import image_to_tensor, preprocess_tensor
-from cats_dit.pipeline_cats_dit import combine_guidance, seeded_normal
+from cats_dit.modeling_tinydit import TinyDiTModel
+from cats_dit.pipeline_cats_dit import CatsDiTPipeline, combine_guidance, seeded_normal
 from cats_dit.scheduling_flow_match import FlowMatchScheduler
 
 HERE = Path(__file__).resolve().parent
@@ -79,6 +82,37 @@ def guidance_cases() -> list[dict]:
     return cases
 
 
+def interval_cases() -> list[dict]:
+    """The model calls CatsDiTPipeline makes for a guidance interval (boundaries included: 0.001 is
+    exactly the last step's noise level at shift 1)."""
+    torch.manual_seed(0)
+    model = TinyDiTModel(sample_size=4, patch_size=2, hidden_size=8, depth=1, num_heads=2, qk_norm=False).eval()
+    calls: list[dict] = []
+
+    def record(_module, args, kwargs):
+        sample, timestep, labels = args[:3]
+        calls.append({"batch": int(sample.shape[0]), "t": float(timestep[0]), "labels": labels.tolist()})
+
+    model.register_forward_pre_hook(record, with_kwargs=True)
+    cases = []
+    for solver, steps, shift, interval in [
+        ("euler", 8, 1.0, [0.2, 0.7]),
+        ("heun", 5, 1.0, [0.3, 1.0]),
+        ("euler", 6, 3.0, [0.0, 0.5]),
+        ("euler", 5, 1.0, [0.001, 1.0]),
+        ("euler", 5, 1.0, [0.0011, 1.0]),
+    ]:
+        pipe = CatsDiTPipeline(model, FlowMatchScheduler(shift=shift, solver=solver))
+        pipe.set_progress_bar_config(disable=True)
+        calls.clear()
+        pipe(
+            [2, 7], num_inference_steps=steps, guidance_scale=2.5, guidance_interval=interval, seed=1, output_type="np"
+        )
+        config = {"shift": shift, "solver": solver}
+        cases.append({"config": config, "steps": steps, "interval": interval, "calls": list(calls)})
+    return cases
+
+
 def preprocess_cases() -> list[dict]:
     rng = np.random.default_rng(2)
     cases = []
@@ -115,7 +149,9 @@ def breed_cases() -> dict:
 def write_fixtures(output: Path) -> Path:
     output.mkdir(parents=True, exist_ok=True)
     (output / "noise.json").write_text(json.dumps(noise_cases()))
-    (output / "scheduler.json").write_text(json.dumps({"runs": scheduler_cases(), "guidance": guidance_cases()}))
+    (output / "scheduler.json").write_text(
+        json.dumps({"runs": scheduler_cases(), "guidance": guidance_cases(), "intervals": interval_cases()})
+    )
     (output / "preprocess.json").write_text(json.dumps(preprocess_cases()))
     (output / "breeds.json").write_text(json.dumps(breed_cases()))
     return output

@@ -50,6 +50,29 @@ test('sampler loop: one model call per step on the [cond, uncond] batch', async 
   assert.deepEqual(calls.map((c) => c.labels), [[1], [1]]);
 });
 
+for (const c of fixture.intervals) {
+  test(`guidance interval [${c.interval}] (${c.config.solver}, ${c.steps} steps, shift ${c.config.shift}): the same model calls as Python`, async () => {
+    const calls = [];
+    const runModel = async (sample, t, labels, batch) => {
+      calls.push({ batch, t: t[0], labels: Array.from(labels, Number) });
+      return new Float32Array(sample.length);
+    };
+    await generate({
+      runModel, classIds: [2, 7], nullClassId: 13, seed: 1, channels: 3, size: 4, steps: c.steps, guidance: 2.5,
+      guidanceInterval: c.interval, solver: c.config.solver, schedulerConfig: { shift: c.config.shift },
+    });
+    assert.deepEqual(calls, c.calls);
+  });
+}
+
+test('guidance interval: bad values are refused with the reason', async () => {
+  const runModel = async (sample) => new Float32Array(sample.length);
+  const base = { runModel, classIds: [0], nullClassId: 13, seed: 1, channels: 3, size: 4, steps: 2, guidance: 3, solver: 'euler' };
+  for (const bad of [[0.5, 0.2], [-0.1, 1], [0, 1.5], [0.2], 'x', [NaN, 1]]) {
+    await assert.rejects(generate({ ...base, guidanceInterval: bad }), /guidance_interval must/);
+  }
+});
+
 test('cancel stops the sampler between steps', async () => {
   let n = 0;
   const runModel = async (sample) => {
