@@ -104,3 +104,34 @@ def test_train_judge_cli_and_eval_reports_judge_numbers(real_sets, tmp_path):
     wrong.judge = str(tmp_path / "j32")
     with pytest.raises(ValueError, match="trained at 32 px but the generator draws 16 px"):
         run_eval(wrong)
+
+
+@pytest.mark.slow
+def test_sweep_sampling_passes_solver_shift_and_interval_through(judge, real_sets, tmp_path):
+    """Each setting must change the images: an earlier sweep silently drew every Heun row with Euler."""
+    from benchmarks.sweep_sampling import main as sweep_main
+
+    _, train_root, _, _ = real_sets
+    judge.save_pretrained(tmp_path / "judge")
+    torch.manual_seed(0)
+    pipe = build_pipeline("tiny")
+    with torch.no_grad():
+        for p in pipe.transformer.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    pipe.save_pretrained(tmp_path / "pipeline")
+    BreedClassifier("mobilenet_v3_small", image_size=32).save_pretrained(tmp_path / "classifier")
+    settings = "euler:4:1:3,heun:4:1:3,euler:4:3:3,euler:4:1:3:0.5-1,euler:4:1:1"
+    args = ["--generator", str(tmp_path / "pipeline"), "--classifier", str(tmp_path / "classifier")]
+    args += ["--judge", str(tmp_path / "judge"), "--real", str(train_root), "--per-breed", "2"]
+    assert sweep_main([*args, "--settings", settings, "--out", str(tmp_path / "sweep")]) == 0
+    rows = json.loads((tmp_path / "sweep" / "sweep.json").read_text())["rows"]
+    assert [(r["solver"], r["calls"], r["rows"]) for r in rows] == [
+        ("euler", 4, 8),
+        ("heun", 7, 14),
+        ("euler", 4, 8),
+        ("euler", 4, 6),  # s = 1 and 0.667 guided; 0.334 and 0.001 not
+        ("euler", 4, 4),
+    ]
+    assert rows[3]["interval"] == [0.5, 1.0] and rows[0]["interval"] == [0.0, 1.0]  # the model's own
+    fds = [r["judge_fd_ratio"] for r in rows]
+    assert len({round(fd, 9) for fd in fds}) == len(fds), f"two settings drew the same images: {fds}"
