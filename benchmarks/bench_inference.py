@@ -3,12 +3,14 @@
 For each preset (random weights: speed does not depend on training), per-step latency of one
 guided step (one model call on the batch [cond, uncond]) and full-image latency (one image,
 default steps and guidance, noise + sampler included), with file sizes, as a markdown table.
+Repeats are interleaved (one call of every backend per round), so a change in machine load
+moves all backends alike; the median of the rounds is reported.
 
     python benchmarks/bench_inference.py                   # demo and s128, 2 threads
     python benchmarks/bench_inference.py --quick           # fewer repeats, 4-step images
     python benchmarks/bench_inference.py --presets demo --threads 1 --out bench.md
 
-Target: onnxruntime fp32 >= 1.3x faster per step than PyTorch eager on 2 threads.
+Target: onnxruntime fp32 >= 1.5x faster per step than PyTorch eager on 2 threads at s128.
 """
 
 from __future__ import annotations
@@ -51,15 +53,18 @@ def parse_args(argv=None):
     return args
 
 
-def median_seconds(fn, repeats: int, warmup: int = 2) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
+def interleaved_medians(fns: dict, repeats: int, warmup: int = 2) -> dict:
+    """Median seconds of each callable, timed round by round (one call of each per round)."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times = {name: [] for name in fns}
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def bench_preset(preset: str, args, workdir: Path) -> list[dict]:
@@ -72,8 +77,6 @@ def bench_preset(preset: str, args, workdir: Path) -> list[dict]:
     x = rng.standard_normal((2, 3, size, size)).astype(np.float32)
     t = np.full(2, 500.0, np.float32)
     c = np.array([1, cfg.num_classes], np.int64)
-    rows = []
-
     xt, tt, ct = torch.from_numpy(x), torch.from_numpy(t), torch.from_numpy(c)
 
     def torch_step():
@@ -83,11 +86,6 @@ def bench_preset(preset: str, args, workdir: Path) -> list[dict]:
     def torch_image():
         pipe("Bengal", num_inference_steps=args.steps, guidance_scale=args.guidance, seed=0, output_type="np")
 
-    param_bytes = sum(p.numel() * p.element_size() for p in pipe.transformer.parameters())
-    rows.append(
-        dict(preset=preset, backend="PyTorch eager", size=param_bytes, step=median_seconds(torch_step, args.repeats),
-             image=median_seconds(torch_image, args.image_repeats, warmup=1))
-    )  # fmt: skip
     meta = {
         "labels": list(pipe.labels),
         "null_class_id": cfg.num_classes,
@@ -99,18 +97,21 @@ def bench_preset(preset: str, args, workdir: Path) -> list[dict]:
             "files": {p: {"name": paths[0].name} for p, paths in files.items()},
         },
     }
+    feeds = {"sample": x, "timestep": t, "class_labels": c}
+    param_bytes = sum(p.numel() * p.element_size() for p in pipe.transformer.parameters())
+    sizes, steps, images = {"PyTorch eager": param_bytes}, {"PyTorch eager": torch_step}, {"PyTorch eager": torch_image}
     for precision, paths in files.items():
+        name = f"onnxruntime {precision}"
         session = make_session(paths[0], intra_op_num_threads=args.threads)
-        feeds = {"sample": x, "timestep": t, "class_labels": c}
-        step = median_seconds(lambda s=session, f=feeds: s.run(None, f), args.repeats)
         onnx_pipe = OnnxCatsDiTPipeline.from_config(
             meta, workdir / preset, precision, intra_op_num_threads=args.threads
         )
-        image = median_seconds(lambda p=onnx_pipe: p("Bengal", seed=0), args.image_repeats, warmup=1)
-        rows.append(
-            dict(preset=preset, backend=f"onnxruntime {precision}", size=sum(p.stat().st_size for p in paths),
-                 step=step, image=image)
-        )  # fmt: skip
+        sizes[name] = sum(p.stat().st_size for p in paths)
+        steps[name] = lambda s=session: s.run(None, feeds)
+        images[name] = lambda p=onnx_pipe: p("Bengal", seed=0)
+    step_s = interleaved_medians(steps, args.repeats)
+    image_s = interleaved_medians(images, args.image_repeats, warmup=1)
+    rows = [dict(preset=preset, backend=n, size=sizes[n], step=step_s[n], image=image_s[n]) for n in steps]
     return rows
 
 
