@@ -117,6 +117,7 @@ def _judge_metrics(judge, real_train, real_test, real_test_y, fake, fake_y, bree
         "fd": M.frechet_distance(f_fake, f_train),
         "fd_floor": M.frechet_distance(f_test, f_train),
         "train_features": f_train,
+        "predicted": p_fake.argmax(1),
         **({"metrics": judge.metrics} if getattr(judge, "metrics", None) else {}),
     }
 
@@ -267,7 +268,15 @@ def run_eval(settings: EvalSettings) -> dict:
             out / "confusion_matrix.png",
             f"Breed fidelity {fidelity['overall']:.1%} ({len(fake)} generated images)",
         ).name,
-        "samples": sample_grid_png(fake, fake_y, pred, names, out / "samples.png").name,
+        # Frames mark the judge's disagreements when there is a judge: the classifier reads blobs as breeds.
+        "samples": sample_grid_png(
+            fake,
+            fake_y,
+            judge_result["predicted"] if judge_result else pred,
+            names,
+            out / "samples.png",
+            grader="judge" if judge_result else "classifier",
+        ).name,
     }
     if sweep:
         files["guidance_sweep"] = guidance_sweep_png(sweep, out / "guidance_sweep.png", floor_fd=floor["fd"]).name
@@ -339,7 +348,9 @@ def run_eval(settings: EvalSettings) -> dict:
             "generated_vs_train": generated,
             "real_test_vs_train": floor,
             "inception": inception_result,
-            "judge": {k: v for k, v in judge_result.items() if k != "train_features"} if judge_result else None,
+            "judge": {k: v for k, v in judge_result.items() if k not in ("train_features", "predicted")}
+            if judge_result
+            else None,
         },
         "confusion_matrix": {"rows": [names[b] for b in breeds], "columns": names, "counts": matrix.tolist()},
         "guidance_sweep": sweep,

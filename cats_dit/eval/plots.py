@@ -43,9 +43,16 @@ def confusion_matrix_png(
 
 
 def sample_grid_png(
-    images: torch.Tensor, labels: np.ndarray, predicted: np.ndarray, names: list[str], path: Path, columns: int = 8
+    images: torch.Tensor,
+    labels: np.ndarray,
+    predicted: np.ndarray,
+    names: list[str],
+    path: Path,
+    columns: int = 8,
+    grader: str = "classifier",
 ) -> Path:
-    """One row per breed, up to ``columns`` images; a red frame marks images the classifier got wrong."""
+    """One row per breed, up to ``columns`` images; a red frame marks images ``grader`` (the model whose
+    ``predicted`` labels these are) put in another breed."""
     breeds = list(dict.fromkeys(int(b) for b in labels))
     fig, axes = plt.subplots(
         len(breeds), columns, figsize=(1.1 * columns + 1.6, 1.15 * len(breeds) + 0.6), squeeze=False
@@ -67,7 +74,7 @@ def sample_grid_png(
                         spine.set_color("red")
                         spine.set_linewidth(2)
         axes[row, 0].set_ylabel(_short(names[breed]), rotation=0, ha="right", va="center", fontsize=9)
-    fig.suptitle("Generated samples per breed (red frame: classifier disagrees)", fontsize=10)
+    fig.suptitle(f"Generated samples per breed (red frame: the {grader} disagrees)", fontsize=10)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.25 / fig.get_figheight()))
     fig.savefig(path, dpi=100)
     plt.close(fig)
