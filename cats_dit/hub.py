@@ -141,6 +141,8 @@ def build_model_card(repo_id: str, ev: dict, pipeline: Path, classifier: Path, o
     training = _training_info(pipeline)
     real_name = Path(ev["real"]["root"]).name
     params = ev["generator"].get("parameters")
+    interval = st.get("guidance_interval") or [0.0, 1.0]  # eval.json files from before the field: every step
+    interval_note = "" if list(interval) == [0.0, 1.0] else f" at noise levels {interval[0]:g}-{interval[1]:g}"
     dataset_type = "oxford-iiit-pet" if "oxford" in real_name.lower() or "pet" in real_name.lower() else real_name
     results = [
         EvalResult(
@@ -152,7 +154,8 @@ def build_model_card(repo_id: str, ev: dict, pipeline: Path, classifier: Path, o
             metric_type=metric,
             metric_name=label,
             metric_value=round(float(s[key]), 5),
-            metric_config=f"{st['per_breed']} images per breed, {st['steps']} steps, guidance {st['guidance']}",
+            metric_config=f"{st['per_breed']} images per breed, {st['steps']} steps, guidance {st['guidance']}"
+            f"{interval_note}",
         )
         for key, metric, label in (
             ("breed_fidelity", "accuracy", "breed fidelity (classifier agrees)"),
@@ -214,6 +217,7 @@ def build_model_card(repo_id: str, ev: dict, pipeline: Path, classifier: Path, o
     reproduce = (
         f"--per-breed {st['per_breed']} --steps {st['steps']} --guidance {st['guidance']:g} --seed {st['seed']} "
         f"--max-real-per-breed {st['max_real_per_breed']} --guidance-sweep {sweep_arg}"
+        f" --guidance-interval {interval[0]:g},{interval[1]:g}"
     )
     images = "".join(f"![{k.replace('_', ' ')}](eval/{v})\n" for k, v in files.items() if k != "samples")
 
@@ -273,7 +277,7 @@ def build_model_card(repo_id: str, ev: dict, pipeline: Path, classifier: Path, o
         clf=clf,
         files=files,
         real_name=real_name,
-        guidance=f"{st['guidance']:g}",
+        guidance=f"{st['guidance']:g}{interval_note}",
         solver=st.get("solver") or ev["generator"].get("scheduler", {}).get("solver", ""),
         f=_f,
         pct=_pct,

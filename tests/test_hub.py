@@ -47,6 +47,7 @@ def inputs(tmp_path_factory):
             out=str(root / "eval"),
             per_breed=4,
             steps=2,
+            guidance_interval=[0.2, 1.0],
             breeds=["Birman", "Persian", "Sphynx"],
             guidance_sweep=[1.0, 3.0],
             kid_subsets=3,
@@ -127,6 +128,8 @@ def test_card_holds_the_measured_numbers(inputs, dry_run):
     s = result["summary"]
     card = ModelCard.load(dry_run / "README.md")
     assert card.data.library_name == "diffusers"
+    # the sampling settings measured, the guidance interval included, and how to reproduce them
+    assert "guidance 3 at noise levels 0.2-1" in card.text and "--guidance-interval 0.2,1" in card.text
     by_metric = {r.metric_type: r.metric_value for r in card.data.eval_results}
     assert by_metric["accuracy"] == pytest.approx(s["breed_fidelity"], abs=1e-5)
     assert by_metric["frechet_distance"] == pytest.approx(s["fd"], abs=1e-5)
