@@ -236,7 +236,7 @@ def train_and_measure(spec: str, sets: RealSets, judge: Judge, args, floor: floa
         losses.append(loss.item())
         if step in points:
             row = {"step": step, "loss": float(np.mean(losses[-50:]))}
-            for gscale in (1.0, 3.0):
+            for gscale in args.guidance:
                 r = evaluate(model, sets, judge, ref_feats, gscale, args.per_class, loop["pred"])
                 row[f"acc_g{gscale:g}"] = r["acc"]
                 row[f"fd_ratio_g{gscale:g}"] = r["fd"] / floor
@@ -279,22 +279,29 @@ def plot(results: dict, out: Path) -> None:
     plt.close(fig)
 
 
-def table(results: dict, load: str) -> str:
+def table(results: dict, load: str, guidance: list[float]) -> str:
+    g = [f"g{x:g}" for x in guidance]
     lines = [
         f"Learning at equal budget (load average at start: {load}; quality numbers do not depend on load)",
         "",
-        "| data | variant | params | step | loss | acc g1 | acc g3 | FD/floor g1 | FD/floor g3 | train s |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| data | variant | params | step | loss | "
+        + " | ".join([f"acc {k}" for k in g] + [f"FD/floor {k}" for k in g])
+        + " | train s |",
+        "|---|---|---:|---:|---:|" + "---:|" * (2 * len(g)) + "---:|",
     ]
     for name, res in results.items():
         for run in res["runs"]:
             for p in run["curve"]:
+                cells = [f"{p[f'acc_{k}']:.3f}" for k in g] + [f"{p[f'fd_ratio_{k}']:.2f}" for k in g]
                 lines.append(
                     f"| {name} | {run['variant']} | {run['params'] / 1e6:.2f}M | {p['step']} | {p['loss']:.4f} | "
-                    f"{p['acc_g1']:.3f} | {p['acc_g3']:.3f} | {p['fd_ratio_g1']:.2f} | {p['fd_ratio_g3']:.2f} | "
-                    f"{run['train_seconds']:.0f} |"
+                    + " | ".join(cells)
+                    + f" | {run['train_seconds']:.0f} |"
                 )
-        lines.append(f"| {name} | *floor FD {res['floor_fd']:.3f}, judge acc on real {res['judge_acc']:.3f}* |||||||||")
+        lines.append(
+            f"| {name} | *floor FD {res['floor_fd']:.3f}, judge acc on real {res['judge_acc']:.3f}* |"
+            + "|" * (5 + 2 * len(g))
+        )
     return "\n".join(lines)
 
 
@@ -306,6 +313,7 @@ def parse_args(argv=None):
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--eval-at", default="0.5,1.0", help="fractions of the budget at which to evaluate")
     p.add_argument("--per-class", type=int, default=20, help="samples per label at each evaluation")
+    p.add_argument("--guidance", default="1,3", help="guidance scales to sample at, comma-separated (1 is required)")
     p.add_argument("--train-per-class", type=int, default=300, help="cartoon training images per label")
     p.add_argument("--quick", action="store_true", help="cartoon16 only, 300 steps, evaluations at 50%% and 100%%")
     p.add_argument("--threads", type=int, default=2, help="torch threads (with --jobs 1)")
@@ -317,6 +325,9 @@ def parse_args(argv=None):
     if args.quick:
         args.datasets, args.steps, args.eval_at = "cartoon16", 300, "0.5,1.0"
     args.eval_at = [float(f) for f in args.eval_at.split(",")]
+    args.guidance = [float(g) for g in args.guidance.split(",")]
+    if 1.0 not in args.guidance:
+        p.error("--guidance must include 1 (the plot shows the unguided curves)")
     return args
 
 
@@ -349,7 +360,7 @@ def main(argv=None) -> int:
             for item in work:
                 res["runs"].append(_run(item))
                 _save(out, args, results)
-    text = table(results, load)
+    text = table(results, load, args.guidance)
     print(text)
     plot(results, out / "learning.png")
     (out / "learning.md").write_text(text + "\n")
