@@ -40,15 +40,15 @@ def test_tiny_model_learns_each_class(prediction_type):
     labels = torch.arange(5)
     opt = torch.optim.AdamW(model.parameters(), lr=5e-3, weight_decay=0.0)
     losses = []
-    for _ in range(500):
+    for _ in range(800):
         idx = torch.randint(0, 5, (40,))
         x0, y = data[idx], labels[idx].clone()
         y[torch.rand(40) < 0.1] = 13  # class dropout for guidance
         noise = torch.randn_like(x0)
-        s = torch.rand(40)
+        s = torch.sigmoid(torch.randn(40))  # logit-normal noise levels, as train_dit samples them
         xs = sched.scale_noise(x0, s * 1000, noise)
         pred = model(xs, s * 1000, y).sample
-        loss = (pred - sched.training_target(x0, noise)).square().mean()
+        loss = sched.training_loss(pred, x0, noise, s)  # x-prediction: the velocity loss, as train_dit
         opt.zero_grad()
         loss.backward()
         opt.step()

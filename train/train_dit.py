@@ -87,9 +87,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument(
         "--prediction-type",
-        default="velocity",
         choices=["velocity", "sample"],
-        help="what the model outputs: the velocity noise - x0, or the clean image x0 (x-prediction)",
+        help="what the model outputs: the velocity noise - x0, or the clean image x0 (x-prediction, every"
+        " preset's default: it learned faster than velocity in benchmarks/LEARNING.md)",
     )
     p.add_argument(
         "--loss-space",
