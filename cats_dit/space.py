@@ -39,6 +39,7 @@ PACKAGE = Path(__file__).resolve().parent
 LIBRARY_FILES = (
     "__init__.py",
     "breeds.py",
+    "guidance.py",
     "noise.py",
     "preprocessing.py",
     "repo_id.py",
