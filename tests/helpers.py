@@ -40,7 +40,9 @@ def image_from_page(result) -> tuple[np.ndarray, np.ndarray]:
     return floats, rgba[..., :3]
 
 
-def assert_matches_python(models, result, breed, steps, guidance, solver, seed, precision=None):
+def assert_matches_python(models, result, breed, steps, guidance, solver, seed, precision=None, gpu=False):
+    """``gpu``: the page ran on WebGPU, whose kernels sum in another order and use their own
+    exp/erf, so the image is close to the CPU one but not within 2/255 everywhere."""
     ref = st.reference_generate(models, breed, steps, guidance, solver, seed, precision=precision)
     _, pixels = image_from_page(result)
     ref_u8 = np.round(ref * 255).astype(np.int16)
@@ -50,7 +52,9 @@ def assert_matches_python(models, result, breed, steps, guidance, solver, seed, 
         f"{precision or 'default'} {solver} g={guidance}: {close:.2%} of pixels within 2/255, max diff {diff.max()}/255,"
         f" mean diff {diff.mean():.2f}/255"
     )
-    if precision == "int8":
+    if gpu:
+        assert diff.mean() <= 1.5 and diff.max() <= 12, f"WebGPU image off by {diff.mean():.2f}/255 (max {diff.max()})"
+    elif precision == "int8":
         # Dynamic int8: onnxruntime-web's WASM kernels and native MLAS quantize activations
         # differently, so int8 is close to Python but not pixel-identical (fp32 / fp16 are).
         assert diff.mean() <= 12, f"int8 image off by {diff.mean():.1f}/255 on average (max diff {diff.max()})"

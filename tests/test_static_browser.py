@@ -94,7 +94,7 @@ def test_webgpu_adapter_is_used_when_present(browser, isolated_url, models):
         assert page.locator("#badge").inner_text().startswith("WebGPU")
         assert vendor_files(requests) == WEBGPU_BUILD, vendor_files(requests)
         result = st.generate_in_page(page, breed=6, steps=3, guidance=3.0, solver="euler", seed=8, timeout_ms=180_000)
-        assert_matches_python(models, result, 6, 3, 3.0, "euler", 8)
+        assert_matches_python(models, result, 6, 3, 3.0, "euler", 8, gpu=True)
     finally:
         gpu_browser.close()
 
