@@ -171,11 +171,21 @@ def build_model(base: str, opts: dict, size: int, seed: int) -> nn.Module:
 
 # ----------------------------------------------------------------------------------------------
 # Judge, floor, evaluation
+JUDGE_THREADS = 2
+
+
 def get_judge(sets: RealSets, cache: Path, epochs: int = 15) -> Judge:
     folder = cache / f"judge_{sets.name}_e{epochs}"
     if (folder / "judge.safetensors").is_file():
         return Judge.from_pretrained(folder)
-    judge = train_judge(sets.judge[0], sets.judge[1], num_classes=13, epochs=epochs, seed=0)
+    # A fixed thread count: the sums (and so the judge) change with it, and every run, whatever its
+    # --threads / --jobs, must grade with the same judge for its numbers to compare with other runs'.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(JUDGE_THREADS)
+    try:
+        judge = train_judge(sets.judge[0], sets.judge[1], num_classes=13, epochs=epochs, seed=0)
+    finally:
+        torch.set_num_threads(threads)
     acc = accuracy(judge, *sets.ref)
     judge.save_pretrained(folder, {"ref_accuracy": acc})
     return Judge.from_pretrained(folder)
