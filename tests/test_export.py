@@ -59,7 +59,12 @@ def test_models_json_is_complete_and_every_file_matches(exported):
         "prediction_type": "velocity",
         "min_sigma_for_x_pred": 0.05,
     }
-    assert g["defaults"] == {"num_inference_steps": 20, "guidance_scale": 3.0, "solver": "euler"}
+    assert g["defaults"] == {
+        "num_inference_steps": 20,
+        "guidance_scale": 3.0,
+        "solver": "euler",
+        "guidance_interval": [0.0, 1.0],  # the pipeline's own (saved without one: every step)
+    }
     assert c["preprocess"] == {
         "image_size": 32, "resize_size": 37, "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225],
         "interpolation": "bilinear", "antialias": False,
