@@ -18,7 +18,7 @@ from cats_dit.onnx_pipeline import OnnxBreedClassifier, OnnxCatsDiTPipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "static_site" / "models"
-REEXPORT = "re-export: python -m export --pipeline weights/pipeline --classifier weights/classifier --output static_site/models --only-default"
+REEXPORT = "re-export: python -m export --pipeline weights/pipeline --classifier weights/classifier --output static_site/models --precisions fp32,fp16 --only-default"
 
 
 def test_every_listed_file_exists_with_its_size_and_sha256():
