@@ -6,12 +6,14 @@
 For each precision and WASM thread count (the page is served cross-origin isolated, with
 ``?threads=N``): generator load time cold (download + sha256 + session) and cached (Cache
 API + session), per-step latency (median of the steps, one model call on the [cond, uncond]
-batch + CFG + scheduler) and full-image time at the models.json defaults; next to it native
+batch + CFG + scheduler; with a guidance interval, the median of the guided steps) and full-image
+time at the models.json defaults (steps, guidance, sampler, guidance interval); next to it native
 onnxruntime in Python with the same thread count (per-step median and full image). Target:
 WASM per-step within 2x of native at the same thread count.
 
 Models: ``--models DIR``; ``--preset NAME`` exports that preset with random weights on the fly
-(speed does not depend on training, so the real size is always measured: ``--preset s128``);
+(speed does not depend on training, so the real size is always measured: ``--preset s128``) and
+the sampling defaults of static_site/models/ (the demo weights' measured defaults) when it has them;
 else static_site/models/ when it holds models.json, else a "demo" preset pipeline with random
 weights. ``--quick``: the default precision only, 8 steps.
 
@@ -50,14 +52,16 @@ def export_random_preset(preset: str, out: Path, precisions: list[str]) -> Path:
     pipe = build_tiny_pipeline(preset)
     files = export_generator_files(pipe.transformer, out, precisions)
     cfg = pipe.transformer.config
+    committed = st.SITE / "models" / "models.json"
     defaults = {"num_inference_steps": 20, "guidance_scale": 3.0, "solver": "euler"}
+    if committed.is_file():  # time the real size at the settings the page ships with
+        defaults = json.loads(committed.read_text())["generator"]["defaults"]
     document = models_json.base_document(pipe.labels, pipe.null_class_id)
     document["generator"] = models_json.generator_section(cfg, dict(pipe.scheduler.config), defaults)
     for precision, paths in files.items():
         entry = models_json.file_entry(paths, precision, {"note": f"random {preset} weights: speed only"})
         document["generator"]["files"][precision] = entry
     document["generator"]["default_precision"] = next(iter(files))
-    committed = st.SITE / "models" / "models.json"
     if committed.is_file():
         clf = json.loads(committed.read_text())["classifier"]
         for entry in clf["files"].values():
@@ -79,6 +83,18 @@ def export_random_preset(preset: str, out: Path, precisions: list[str]) -> Path:
     return out
 
 
+def guided_steps(config: dict, steps: int, guidance: float, solver: str) -> list[bool]:
+    """Which of the page's steps run the [cond, uncond] batch (the rest run the conditional half)."""
+    from cats_dit.guidance import check_guidance_interval, guided_at
+    from cats_dit.onnx_pipeline import NumpyFlowMatchScheduler
+
+    g = config["generator"]
+    sched = NumpyFlowMatchScheduler(**{**g.get("scheduler", {}), "solver": solver})
+    sched.set_timesteps(steps)
+    interval = check_guidance_interval(g.get("defaults", {}).get("guidance_interval"))
+    return [guidance != 1.0 and guided_at(float(t) / sched.num_train_timesteps, interval) for t in sched.timesteps]
+
+
 def browser_run(browser, url: str, threads: int, precision: str, steps: int, guidance: float, solver: str) -> dict:
     context = browser.new_context()
     page = context.new_page()
@@ -93,14 +109,17 @@ def browser_run(browser, url: str, threads: int, precision: str, steps: int, gui
         cached = page.evaluate("window.catsDit.state.ready.generator")
         st.generate_in_page(page, breed=1, steps=2, guidance=guidance, solver=solver, seed=0)  # warm-up
         result = st.generate_in_page(page, breed=1, steps=steps, guidance=guidance, solver=solver, seed=1)
+        config = page.evaluate("window.catsDit.state.config")
     finally:
         context.close()
+    guided = guided_steps(config, steps, guidance, solver)
+    batch2 = [ms for ms, g in zip(result["stepMs"], guided) if g] or result["stepMs"]
     return {
         "backend": runtime["backend"],
         "threads": runtime["threads"],
         "cold_ms": cold["loadMs"],
         "cached_ms": cached["loadMs"],
-        "step_ms": statistics.median(result["stepMs"]),
+        "step_ms": statistics.median(batch2),
         "full_s": result["totalMs"] / 1000,
     }
 
@@ -176,6 +195,7 @@ def main(argv: list[str] | None = None) -> None:
     d = g.get("defaults", {})
     steps = args.steps or (8 if args.quick else d.get("num_inference_steps", 20))
     guidance, solver = d.get("guidance_scale", 3.0), d.get("solver", "euler")
+    low, high = d.get("guidance_interval", [0.0, 1.0])
     precisions = [g["default_precision"]] if args.quick else [p for p in args.precisions if p in g["files"]]
     missing = [p for p in args.precisions if p not in g["files"]]
     if missing and not args.quick:
@@ -196,7 +216,9 @@ def main(argv: list[str] | None = None) -> None:
 
     size = g["sample_size"]
     head = (
-        f"Generator {size}x{size}px, {steps} steps, guidance {guidance}, {solver}; batch [cond, uncond]. "
+        f"Generator {size}x{size}px, {steps} steps, guidance {guidance} at noise levels {low:g}-{high:g} "
+        f"({sum(guided_steps(config, steps, guidance, solver))} guided steps), {solver}; per step: a guided step, "
+        "batch [cond, uncond]; image: the whole sampling loop. "
         f"Chromium (headless, WASM, cross-origin isolated) vs native onnxruntime on the same machine.\n\n"
         "| precision | threads | file MB | load cold (ms) | load cached (ms) | WASM per step (ms) | WASM image (s) "
         "| native per step (ms) | native image (s) | WASM / native |\n"
