@@ -49,6 +49,7 @@ from tqdm.auto import tqdm
 from cats_dit import CatsDiTPipeline, FlowMatchScheduler, TinyDiTModel
 from cats_dit.eval.judge import Judge, accuracy, train_judge
 from cats_dit.eval.metrics import frechet_distance
+from cats_dit.guidance import check_guidance_interval
 
 WIDTH, DEPTH, HEADS = 128, 4, 4
 NULL_CLASS = 13  # every model has 13 label rows + the null row, whatever the data set uses
@@ -192,7 +193,9 @@ def get_judge(sets: RealSets, cache: Path, epochs: int = 15) -> Judge:
 
 
 @torch.no_grad()
-def evaluate(model, sets: RealSets, judge: Judge, ref_feats, guidance: float, per_class: int, pred: str) -> dict:
+def evaluate(
+    model, sets: RealSets, judge: Judge, ref_feats, guidance: float, per_class: int, pred: str, interval=(0.0, 1.0)
+) -> dict:
     pipe = CatsDiTPipeline(transformer=model.eval(), scheduler=FlowMatchScheduler(prediction_type=pred))
     pipe.set_progress_bar_config(disable=True)
     labels = list(range(sets.num_labels))
@@ -201,6 +204,7 @@ def evaluate(model, sets: RealSets, judge: Judge, ref_feats, guidance: float, pe
         num_images_per_prompt=per_class,
         num_inference_steps=20,
         guidance_scale=guidance,
+        guidance_interval=interval,
         seed=12345,
         output_type="pt",
     ).images
@@ -247,7 +251,9 @@ def train_and_measure(spec: str, sets: RealSets, judge: Judge, args, floor: floa
         if step in points:
             row = {"step": step, "loss": float(np.mean(losses[-50:]))}
             for gscale in args.guidance:
-                r = evaluate(model, sets, judge, ref_feats, gscale, args.per_class, loop["pred"])
+                r = evaluate(
+                    model, sets, judge, ref_feats, gscale, args.per_class, loop["pred"], args.guidance_interval
+                )
                 row[f"acc_g{gscale:g}"] = r["acc"]
                 row[f"fd_ratio_g{gscale:g}"] = r["fd"] / floor
             rows.append(row)
@@ -289,10 +295,11 @@ def plot(results: dict, out: Path) -> None:
     plt.close(fig)
 
 
-def table(results: dict, load: str, guidance: list[float]) -> str:
+def table(results: dict, load: str, guidance: list[float], interval=(0.0, 1.0)) -> str:
     g = [f"g{x:g}" for x in guidance]
     lines = [
         f"Learning at equal budget (load average at start: {load}; quality numbers do not depend on load)",
+        f"Guidance applied at noise levels {interval[0]:g}-{interval[1]:g} (1 = pure noise).",
         "",
         "| data | variant | params | step | loss | "
         + " | ".join([f"acc {k}" for k in g] + [f"FD/floor {k}" for k in g])
@@ -324,6 +331,11 @@ def parse_args(argv=None):
     p.add_argument("--eval-at", default="0.5,1.0", help="fractions of the budget at which to evaluate")
     p.add_argument("--per-class", type=int, default=20, help="samples per label at each evaluation")
     p.add_argument("--guidance", default="1,3", help="guidance scales to sample at, comma-separated (1 is required)")
+    p.add_argument(
+        "--guidance-interval",
+        default="0,1",
+        help="LOW,HIGH: guidance only at noise levels in [LOW, HIGH] (cats_dit.guidance), the same for every model",
+    )
     p.add_argument("--train-per-class", type=int, default=300, help="cartoon training images per label")
     p.add_argument("--quick", action="store_true", help="cartoon16 only, 300 steps, evaluations at 50%% and 100%%")
     p.add_argument("--threads", type=int, default=2, help="torch threads (with --jobs 1)")
@@ -338,6 +350,10 @@ def parse_args(argv=None):
     args.guidance = [float(g) for g in args.guidance.split(",")]
     if 1.0 not in args.guidance:
         p.error("--guidance must include 1 (the plot shows the unguided curves)")
+    try:
+        args.guidance_interval = list(check_guidance_interval(args.guidance_interval.split(",")))
+    except ValueError as exc:
+        p.error(f"--guidance-interval: {exc}")
     return args
 
 
@@ -370,7 +386,7 @@ def main(argv=None) -> int:
             for item in work:
                 res["runs"].append(_run(item))
                 _save(out, args, results)
-    text = table(results, load, args.guidance)
+    text = table(results, load, args.guidance, args.guidance_interval)
     print(text)
     plot(results, out / "learning.png")
     (out / "learning.md").write_text(text + "\n")

@@ -22,6 +22,12 @@ def test_parse_variant_and_errors():
         bench_learning.parse_variant("tinydit+lr")
 
 
+def test_guidance_interval_is_checked(capsys):
+    with pytest.raises(SystemExit):
+        bench_learning.parse_args(["--guidance-interval", "0.5,0.2"])
+    assert "--guidance-interval: guidance_interval must satisfy 0 <= low <= high <= 1" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_bench_learning_runs_two_models_on_digits(tmp_path, capsys):
     out = tmp_path / "bl"
@@ -44,6 +50,8 @@ def test_bench_learning_runs_two_models_on_digits(tmp_path, capsys):
         "1",
         "--judge-epochs",
         "1",
+        "--guidance-interval",
+        "0.2,1",
         "--out",
         str(out),
     ]
@@ -59,4 +67,6 @@ def test_bench_learning_runs_two_models_on_digits(tmp_path, capsys):
             assert p["loss"] > 0 and 0 <= p["acc_g1"] <= 1 and p["fd_ratio_g3"] > 0
     table = capsys.readouterr().out
     assert "| digits16 | diffusers-dit |" in table and "load average at start" in table
+    assert "Guidance applied at noise levels 0.2-1" in table
+    assert json.loads((out / "learning.json").read_text())["args"]["guidance_interval"] == [0.2, 1.0]
     assert (out / "learning.png").stat().st_size > 5000
