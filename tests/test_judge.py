@@ -61,6 +61,18 @@ def test_judge_round_trips_and_refuses_wrong_inputs(judge, tmp_path):
         train_judge(torch.rand(3, 3, SIZE, SIZE), [0, 1, 2], batch_size=8)
 
 
+def save_untrained_models(folder, backbone: str) -> None:
+    """A tiny pipeline whose zero-initialised output is perturbed (so it draws noise, not a flat
+    image) in ``folder/pipeline``, and an untrained classifier in ``folder/classifier``."""
+    torch.manual_seed(0)
+    pipe = build_pipeline("tiny")
+    with torch.no_grad():
+        for p in pipe.transformer.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    pipe.save_pretrained(folder / "pipeline")
+    BreedClassifier(backbone, image_size=32).save_pretrained(folder / "classifier")
+
+
 @pytest.mark.slow
 def test_train_judge_cli_and_eval_reports_judge_numbers(real_sets, tmp_path):
     root, train_root, _, _ = real_sets
@@ -73,13 +85,7 @@ def test_train_judge_cli_and_eval_reports_judge_numbers(real_sets, tmp_path):
     saved = json.loads((tmp_path / "j" / "judge_config.json").read_text())
     assert saved["image_size"] == SIZE and 0 <= saved["metrics"]["test_accuracy"] <= 1
 
-    torch.manual_seed(0)
-    pipe = build_pipeline("tiny")
-    with torch.no_grad():
-        for p in pipe.transformer.parameters():
-            p.add_(torch.randn_like(p) * 0.05)
-    pipe.save_pretrained(tmp_path / "pipeline")
-    BreedClassifier("resnet18", image_size=32).save_pretrained(tmp_path / "classifier")
+    save_untrained_models(tmp_path, "resnet18")
     settings = EvalSettings(
         generator=str(tmp_path / "pipeline"),
         classifier=str(tmp_path / "classifier"),
@@ -113,13 +119,7 @@ def test_sweep_sampling_passes_solver_shift_and_interval_through(judge, real_set
 
     _, train_root, _, _ = real_sets
     judge.save_pretrained(tmp_path / "judge")
-    torch.manual_seed(0)
-    pipe = build_pipeline("tiny")
-    with torch.no_grad():
-        for p in pipe.transformer.parameters():
-            p.add_(torch.randn_like(p) * 0.05)
-    pipe.save_pretrained(tmp_path / "pipeline")
-    BreedClassifier("mobilenet_v3_small", image_size=32).save_pretrained(tmp_path / "classifier")
+    save_untrained_models(tmp_path, "mobilenet_v3_small")
     settings = "euler:4:1:3,heun:4:1:3,euler:4:3:3,euler:4:1:3:0.5-1,euler:4:1:1"
     args = ["--generator", str(tmp_path / "pipeline"), "--classifier", str(tmp_path / "classifier")]
     args += ["--judge", str(tmp_path / "judge"), "--real", str(train_root), "--per-breed", "2"]
