@@ -5,6 +5,11 @@ progress on stderr. This runner passes ``--quick`` to scripts that accept it (un
 ``--full``), collects their stdout under one heading each, and puts a description of the
 machine on top so the numbers can be read in context. A script that fails or times out is
 reported as failed with the tail of its output, never dropped.
+
+A script that cannot run without arguments (it needs data or trained models, e.g. the sampling
+sweep) says so with a line ``# python -m benchmarks: by hand`` and is only run with ``--only``.
+Everything in the old report from the line ``KEEP_MARKER`` on (results measured by hand, with
+their commands) is carried over into the new report unchanged.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ PREFERRED_ORDER = (
     "bench_browser.py",
     "modal_cost.py",
 )
+BY_HAND = re.compile(r"^# python -m benchmarks: by hand", re.MULTILINE)
+KEEP_MARKER = "<!-- measured by hand below this line: python -m benchmarks keeps it -->"
 PACKAGES = ("torch", "torchvision", "diffusers", "onnxruntime", "onnx", "gradio", "numpy")
 
 
@@ -38,6 +45,19 @@ def discover(folder: Path) -> list[Path]:
     scripts = [p for p in folder.glob("*.py") if not p.name.startswith("_")]
     rank = {name: i for i, name in enumerate(PREFERRED_ORDER)}
     return sorted(scripts, key=lambda p: (rank.get(p.name, len(rank)), p.name))
+
+
+def by_hand(script: Path) -> bool:
+    """Whether the script needs arguments, so a plain run leaves it out."""
+    return BY_HAND.search(script.read_text(errors="replace")) is not None
+
+
+def kept_tail(report: Path) -> str:
+    """The hand-measured part of an existing report (from KEEP_MARKER on), or ''."""
+    if not report.is_file():
+        return ""
+    text = report.read_text()
+    return text[text.index(KEEP_MARKER) :] if KEEP_MARKER in text else ""
 
 
 def supports_quick(script: Path) -> bool:
@@ -193,11 +213,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: no such benchmark script(s): {', '.join(sorted(unknown))}; "
               f"found {', '.join(s.stem for s in scripts) or 'none'}", file=sys.stderr)  # fmt: skip
         return 2
-    scripts = [s for s in scripts if (not only or s.stem in only) and s.stem not in skip]
     if args.list:
         for s in scripts:
-            print(f"{s.name}{'  (--quick)' if supports_quick(s) else ''}")
+            how = "  (by hand: only with --only)" if by_hand(s) else "  (--quick)" if supports_quick(s) else ""
+            print(f"{s.name}{how}")
         return 0
+    scripts = [s for s in scripts if (s.stem in only if only else not by_hand(s)) and s.stem not in skip]
     if not scripts:
         print(f"error: no benchmark scripts to run in {args.dir}", file=sys.stderr)
         return 2
@@ -210,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{i}/{len(scripts)}] {script.name}: {r['status']} in {r['seconds']:.1f} s", file=sys.stderr, flush=True)
         results.append(r)
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(render(results, machine, quick=not args.full) + "\n")
+    tail = kept_tail(args.output)
+    args.output.write_text(render(results, machine, quick=not args.full) + "\n" + (f"\n{tail}" if tail else ""))
     failed = [r["name"] for r in results if r["status"] != "ok"]
     print(f"wrote {args.output}" + (f"; failed: {', '.join(failed)}" if failed else ""), file=sys.stderr)
     return 1 if failed else 0

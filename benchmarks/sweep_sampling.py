@@ -10,6 +10,7 @@ reports model calls per image, the judge's fidelity (overall and worst breed) an
 and the served classifier's fidelity and FD / floor. The floor is the real test split against
 the real train split at the same count. Prints a markdown table and writes ``sweep.json``.
 """
+# python -m benchmarks: by hand (it needs trained weights, a judge and a real test set)
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from benchmarks.__main__ import discover, main
+from benchmarks.__main__ import KEEP_MARKER, discover, main
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -33,6 +33,13 @@ print("starting", flush=True)
 print("Traceback (most recent call last):\\nValueError: the model folder weights/nope is missing", file=sys.stderr)
 sys.exit(3)
 """
+NEEDS_DATA = """
+# python -m benchmarks: by hand (needs a model folder)
+import argparse
+p = argparse.ArgumentParser()
+p.add_argument("--generator", required=True)
+print(f"| swept | {p.parse_args().generator} |")
+"""
 SLOW = """
 import time
 print("| never | finished |")
@@ -52,9 +59,14 @@ def test_report_has_machine_tables_and_failures(tmp_path, capsys):
     _write(scripts, "bench_inference.py", BROKEN)
     _write(scripts, "zz_slow.py", SLOW)
     _write(scripts, "_helper.py", "raise SystemExit('helpers are not benchmarks')")
-    assert [p.name for p in discover(scripts)] == ["bench_model.py", "bench_inference.py", "bench_app.py", "zz_slow.py"]
+    _write(scripts, "sweep_things.py", NEEDS_DATA)
+    assert [p.name for p in discover(scripts)] == [
+        "bench_model.py", "bench_inference.py", "bench_app.py", "sweep_things.py", "zz_slow.py"
+    ]  # fmt: skip
 
     out = tmp_path / "RESULTS.md"
+    hand = f"{KEEP_MARKER}\n\n## Measured by hand\n\n| by | hand |\n"
+    out.write_text("# an older report\n\n| stale | 1 |\n\n" + hand)
     code = main(["--dir", str(scripts), "--output", str(out), "--timeout", "5"])
     assert code == 1  # a failure is not hidden in the exit code either
     report = out.read_text()
@@ -66,10 +78,15 @@ def test_report_has_machine_tables_and_failures(tmp_path, capsys):
     assert "ValueError: the model folder weights/nope is missing" in report
     assert "| zz_slow | timed out after 5 s |" in report
     assert "_helper" not in report
+    assert "sweep_things" not in report  # it needs arguments: only run by name
+    assert "| stale | 1 |" not in report and report.endswith(hand)  # the hand-measured part survives, once
     assert report.index("## bench_model") < report.index("## bench_inference") < report.index("## bench_app")
 
     assert main(["--dir", str(scripts), "--output", str(out), "--only", "bench_model", "--full"]) == 0
     assert "| full | 123.4 |" in out.read_text() and "bench_app" not in out.read_text()
+    assert out.read_text().count(KEEP_MARKER) == 1
+    assert main(["--dir", str(scripts), "--output", str(out), "--only", "sweep_things"]) == 1  # named: it runs
+    assert "the following arguments are required: --generator" in out.read_text()
     assert main(["--dir", str(scripts), "--only", "bench_nope"]) == 2
     assert "no such benchmark script" in capsys.readouterr().err
 
@@ -82,6 +99,7 @@ def test_module_entry_point_lists_the_real_scripts():
     listed = proc.stdout.split()
     for script in sorted((REPO / "benchmarks").glob("bench_*.py")):
         assert script.name in listed
+    assert "sweep_sampling.py  (by hand: only with --only)" in proc.stdout
     help_text = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--help"], cwd=REPO, capture_output=True, text=True, timeout=120
     ).stdout
