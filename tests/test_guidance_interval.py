@@ -81,6 +81,29 @@ def test_the_interval_is_saved_with_the_pipeline_and_is_the_default(tmp_path, pi
     assert not np.array_equal(pipe("Bombay", **kw).images, explicit)
 
 
+def test_the_guidance_scale_is_saved_with_the_pipeline_and_is_the_default(tmp_path, pipe):
+    from diffusers import DiffusionPipeline
+
+    kw = dict(num_inference_steps=5, seed=4, output_type="np")
+    assert pipe.config.guidance_scale == 3.0  # a pipeline saved without one keeps the old default
+    CatsDiTPipeline(pipe.transformer, pipe.scheduler, guidance_scale=2.5).save_pretrained(tmp_path / "p")
+    assert json.loads((tmp_path / "p" / "model_index.json").read_text())["guidance_scale"] == 2.5
+    explicit = pipe("Birman", guidance_scale=2.5, **kw).images
+    assert not np.array_equal(pipe("Birman", **kw).images, explicit)
+    for loaded in (
+        CatsDiTPipeline.from_pretrained(tmp_path / "p"),
+        DiffusionPipeline.from_pretrained(tmp_path / "p", trust_remote_code=True),  # the Hub copy of the class
+    ):
+        loaded.set_progress_bar_config(disable=True)
+        assert loaded.config.guidance_scale == 2.5
+        assert np.array_equal(loaded("Birman", **kw).images, explicit)
+    for bad in (-1, float("inf"), "lots"):
+        with pytest.raises(ValueError, match="guidance_scale must"):
+            pipe(0, num_inference_steps=2, guidance_scale=bad)
+        with pytest.raises(ValueError, match="guidance_scale must"):
+            CatsDiTPipeline(pipe.transformer, pipe.scheduler, guidance_scale=bad)
+
+
 @pytest.mark.parametrize("bad", [(0.7, 0.2), (-0.1, 1.0), (0.0, 1.5), (0.5,), "x", (float("nan"), 1.0)])
 def test_bad_intervals_are_refused_by_every_copy(pipe, bad):
     for check in (guidance.check_guidance_interval, hub_copy.check_guidance_interval):
@@ -107,12 +130,13 @@ def test_onnx_pipeline_and_export_carry_the_interval(tmp_path):
     from cats_dit.testing import build_small_classifier
 
     pipe = build_tiny_pipeline(seed=0)
-    pipe = CatsDiTPipeline(pipe.transformer, pipe.scheduler, guidance_interval=[0.3, 0.9])
+    pipe = CatsDiTPipeline(pipe.transformer, pipe.scheduler, guidance_interval=[0.3, 0.9], guidance_scale=2.0)
     pipe.save_pretrained(tmp_path / "gen")
     build_small_classifier().save_pretrained(tmp_path / "clf")
     run_export(tmp_path / "gen", tmp_path / "clf", tmp_path / "onnx", precisions=["fp32"], log=lambda *a, **k: None)
     meta = json.loads((tmp_path / "onnx" / "models.json").read_text())
     assert meta["generator"]["defaults"]["guidance_interval"] == [0.3, 0.9]
+    assert meta["generator"]["defaults"]["guidance_scale"] == 2.0
     onnx_pipe = OnnxCatsDiTPipeline.from_folder(tmp_path / "onnx")
     pipe.set_progress_bar_config(disable=True)
     for interval in (None, (0.0, 1.0), (0.1, 0.5)):

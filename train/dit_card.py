@@ -36,7 +36,7 @@ A class-conditional pixel-space Diffusion Transformer (TinyDiT, {params / 1e6:.1
 ```python
 from diffusers import DiffusionPipeline
 pipe = DiffusionPipeline.from_pretrained("path/to/this/folder", trust_remote_code=True)
-image = pipe("Siamese", seed=0, num_inference_steps=20, guidance_scale=3.0).images[0]
+image = pipe("Siamese", seed=0).images[0]  # the sampling defaults saved in model_index.json
 ```
 """
     ModelCard(content).save(folder / "README.md")

@@ -45,7 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="eval_out", help="output folder (default: eval_out)")
     p.add_argument("--per-breed", type=int, default=50, help="generated images per breed (default: 50)")
     p.add_argument("--steps", type=int, default=20, help="sampling steps (default: 20)")
-    p.add_argument("--guidance", type=float, default=3.0, help="guidance scale for the main numbers (default: 3)")
+    p.add_argument(
+        "--guidance",
+        type=float,
+        default=None,
+        help="guidance scale for the main numbers (default: the generator's own, from model_index.json or models.json; else 3)",
+    )
     p.add_argument("--solver", choices=["euler", "heun"], default=None, help="sampler (default: the generator's)")
     p.add_argument(
         "--guidance-interval",

@@ -54,7 +54,7 @@ class EvalSettings:
     out: str = "eval_out"
     per_breed: int = 50
     steps: int = 20
-    guidance: float = 3.0
+    guidance: float | None = None  # None: the generator's own (its pipeline config / models.json; else 3)
     solver: str | None = None
     guidance_interval: list[float] | None = None  # None: the generator's own (its pipeline config / models.json)
     seed: int = 0
@@ -176,7 +176,9 @@ def run_eval(settings: EvalSettings) -> dict:
     timing["read_real_s"] = time.perf_counter() - t0
 
     t = time.perf_counter()
-    if s.guidance_interval is None:  # record what was used, not "default"
+    if s.guidance is None:  # record what was used, not "default"
+        s.guidance = float(generator.backend.defaults.get("guidance", 3.0))
+    if s.guidance_interval is None:
         s.guidance_interval = [float(v) for v in generator.backend.defaults["guidance_interval"]]
     fake, fake_y = generate_per_breed(
         generator,
