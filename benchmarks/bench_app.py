@@ -2,7 +2,7 @@
 
 Starts the real Gradio app in this process for each backend, then 1, 4 and 8 gradio_client
 users each send ``--requests`` generate calls back to back at the default settings (breed
-"random", 4 images, 20 Euler steps, guidance 3, classifier check on). Prints a markdown table:
+"random", 4 images, and the model's own steps, guidance and guidance interval, classifier check on). Prints a markdown table:
 requests per minute, median and p95 latency.
 
     python benchmarks/bench_app.py                 # committed demo weights (weights/)

@@ -101,6 +101,19 @@ def combine_guidance(v_cond: torch.Tensor, v_uncond: torch.Tensor, guidance_scal
 
 
 FULL_INTERVAL = (0.0, 1.0)
+# Guidance scale of __call__ when the pipeline config has none (models saved before it was stored).
+DEFAULT_GUIDANCE_SCALE = 3.0
+
+
+def check_guidance_scale(scale) -> float:
+    """``scale`` as a float; a clear error unless it is a finite number >= 0."""
+    try:
+        value = float(scale)
+    except (TypeError, ValueError):
+        raise ValueError(f"guidance_scale must be a number, got {scale!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"guidance_scale must be a finite number >= 0, got {value}")
+    return value
 
 
 def check_guidance_interval(interval) -> tuple[float, float]:
@@ -130,21 +143,25 @@ class CatsDiTPipeline(DiffusionPipeline):
     """Generate cats of a given breed.
 
     Components: ``transformer`` (TinyDiTModel) and ``scheduler`` (FlowMatchScheduler or
-    diffusers' FlowMatchEulerDiscreteScheduler). ``id2label`` and ``guidance_interval`` (the noise
-    levels at which this model's guidance works best, measured when it was published; the default
-    of ``__call__``) are saved in the pipeline config (``model_index.json``).
+    diffusers' FlowMatchEulerDiscreteScheduler). ``id2label``, ``guidance_scale`` and
+    ``guidance_interval`` (the guidance, and the noise levels it applies at, that worked best for
+    this model when it was published; the defaults of ``__call__``) are saved in the pipeline
+    config (``model_index.json``).
     """
 
     model_cpu_offload_seq = "transformer"
     _callback_tensor_inputs = ["latents", "model_output"]
 
-    def __init__(self, transformer, scheduler, id2label: dict | None = None, guidance_interval=None):
+    def __init__(
+        self, transformer, scheduler, id2label: dict | None = None, guidance_interval=None, guidance_scale=None
+    ):
         super().__init__()
         self.register_modules(transformer=transformer, scheduler=scheduler)
         id2label = {int(k): v for k, v in (id2label or DEFAULT_ID2LABEL).items()}
         self.register_to_config(
             id2label={str(k): v for k, v in sorted(id2label.items())},
             guidance_interval=list(check_guidance_interval(guidance_interval)),
+            guidance_scale=check_guidance_scale(DEFAULT_GUIDANCE_SCALE if guidance_scale is None else guidance_scale),
         )
         self._interrupt = False
 
@@ -248,6 +265,7 @@ class CatsDiTPipeline(DiffusionPipeline):
             scheduler=scheduler,
             id2label=index.get("id2label"),
             guidance_interval=index.get("guidance_interval"),
+            guidance_scale=index.get("guidance_scale"),
         )
 
     # -- noise ----------------------------------------------------------------------------------
@@ -273,7 +291,7 @@ class CatsDiTPipeline(DiffusionPipeline):
         breed: str | int | list = 0,
         num_images_per_prompt: int = 1,
         num_inference_steps: int = 20,
-        guidance_scale: float = 3.0,
+        guidance_scale: float | None = None,
         guidance_interval: tuple[float, float] | None = None,
         seed: int | None = None,
         generator: torch.Generator | list[torch.Generator] | None = None,
@@ -285,6 +303,7 @@ class CatsDiTPipeline(DiffusionPipeline):
     ):
         """Generate ``num_images_per_prompt`` images for each breed in ``breed``.
 
+        ``guidance_scale`` None: the pipeline config's (3 unless the model was saved with another).
         ``guidance_interval=(low, high)``: apply guidance only at steps whose noise level ``s``
         (``timestep / num_train_timesteps``, 1 = pure noise) has ``low <= s <= high``; the other
         steps make one conditional call. ``None`` means the pipeline config's interval
@@ -300,9 +319,9 @@ class CatsDiTPipeline(DiffusionPipeline):
             raise ValueError(f"num_inference_steps must be >= 1, got {num_inference_steps}")
         if int(num_images_per_prompt) < 1:
             raise ValueError(f"num_images_per_prompt must be >= 1, got {num_images_per_prompt}")
-        guidance_scale = float(guidance_scale)
-        if not math.isfinite(guidance_scale) or guidance_scale < 0:
-            raise ValueError(f"guidance_scale must be a finite number >= 0, got {guidance_scale}")
+        guidance_scale = check_guidance_scale(
+            self.config.get("guidance_scale", DEFAULT_GUIDANCE_SCALE) if guidance_scale is None else guidance_scale
+        )
         interval = check_guidance_interval(
             self.config.get("guidance_interval") if guidance_interval is None else guidance_interval
         )
