@@ -96,8 +96,7 @@ def main() -> None:
         model, tiny_classifier = map(str, make_tiny_models(tempfile.mkdtemp(prefix="bench_app_"), preset=preset))
         classifier = classifier or tiny_classifier
         print(f"using untrained '{preset}' models (weights/ not found or --random)", file=sys.stderr)
-    d = DEFAULTS
-    settings = (d["breed"], d["num_images"], d["steps"], d["guidance"], d["sampler"], 0, True)
+    d = DEFAULTS  # replaced by the loaded model's own defaults (steps, guidance, sampler) below
     user_counts = [int(u) for u in args.users.split(",")]
     rows = []
     load_at_start = load_average()
@@ -108,6 +107,8 @@ def main() -> None:
         if service.errors:
             print(f"skipping {backend}: {service.errors}", file=sys.stderr)
             continue
+        d = service.defaults  # what the app's form starts with: the model's saved sampling defaults
+        settings = (d["breed"], d["num_images"], d["steps"], d["guidance"], d["sampler"], 0, True)
         demo = app.build_demo(service)
         _, url, _ = app.launch(
             demo, "127.0.0.1", free_port(), concurrency=args.concurrency, prevent_thread_lock=True, quiet=True
@@ -131,9 +132,11 @@ def main() -> None:
         finally:
             demo.close()
     size = service.generator.sample_size if service.generator else "?"
+    low, high = d.get("guidance_interval", (0.0, 1.0))
+    interval = f"{low:g}-{high:g}"
     print(
         f"\n/generate at default settings ({d['num_images']} images of {size} px, {d['steps']} {d['sampler']} steps, "
-        f"guidance {d['guidance']}, classifier check on); app concurrency limit {args.concurrency}; "
+        f"guidance {d['guidance']} at noise levels {interval}, classifier check on); app concurrency limit {args.concurrency}; "
         f"{os.cpu_count()} CPUs\n"
     )
     print("| backend | clients | requests | requests/min | median latency (s) | p95 latency (s) | errors |")
