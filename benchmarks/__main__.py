@@ -122,6 +122,18 @@ def _tail(text: str, lines: int = 25) -> str:
     return "\n".join(kept[-lines:])
 
 
+def settle(max_wait: float, below: float = 1.0, poll: float = 5.0) -> float:
+    """Wait until the 1-minute load average is below ``below`` (at most ``max_wait`` s): the previous
+    script's threads keep it above 1 for a minute after it ends, and every speed table refuses to
+    claim a ratio measured at load > 1. Returns the load it stopped waiting at."""
+    deadline = time.monotonic() + max_wait
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    while load >= below and time.monotonic() < deadline:
+        time.sleep(min(poll, max(0.0, deadline - time.monotonic())))
+        load = os.getloadavg()[0]
+    return load
+
+
 def run_script(script: Path, quick: bool, timeout: float, cwd: Path) -> dict:
     """Run one script; returns name, command, status ("ok" / "failed" / "timed out"), seconds, stdout, tail."""
     cmd = [sys.executable, str(script)] + (["--quick"] if quick and supports_quick(script) else [])
@@ -193,6 +205,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--skip", default=None, help="comma-separated script names to leave out")
     p.add_argument("--timeout", type=float, default=1200, help="seconds per script before it counts as failed")
     p.add_argument(
+        "--max-settle",
+        type=float,
+        default=180,
+        help="before each script, wait up to this many seconds for the 1-minute load average to fall below 1 "
+        "(default 180; 0: never wait)",
+    )
+    p.add_argument(
         "--output", type=Path, default=HERE / "RESULTS.md", help="report file (default: benchmarks/RESULTS.md)"
     )
     p.add_argument("--dir", type=Path, default=HERE, help="folder of scripts (default: this benchmarks folder)")
@@ -226,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     cwd = args.dir.parent if args.dir.resolve() == HERE else Path.cwd()
     results = []
     for i, script in enumerate(scripts, 1):
-        print(f"[{i}/{len(scripts)}] {script.name} ...", file=sys.stderr, flush=True)
+        load = settle(args.max_settle) if args.max_settle > 0 else os.getloadavg()[0]
+        print(f"[{i}/{len(scripts)}] {script.name} (load {load:.2f}) ...", file=sys.stderr, flush=True)
         r = run_script(script, quick=not args.full, timeout=args.timeout, cwd=cwd)
         print(f"[{i}/{len(scripts)}] {script.name}: {r['status']} in {r['seconds']:.1f} s", file=sys.stderr, flush=True)
         results.append(r)

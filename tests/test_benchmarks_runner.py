@@ -67,7 +67,7 @@ def test_report_has_machine_tables_and_failures(tmp_path, capsys):
     out = tmp_path / "RESULTS.md"
     hand = f"{KEEP_MARKER}\n\n## Measured by hand\n\n| by | hand |\n"
     out.write_text("# an older report\n\n| stale | 1 |\n\n" + hand)
-    code = main(["--dir", str(scripts), "--output", str(out), "--timeout", "5"])
+    code = main(["--dir", str(scripts), "--output", str(out), "--timeout", "5", "--max-settle", "0"])
     assert code == 1  # a failure is not hidden in the exit code either
     report = out.read_text()
     for needle in ("## Machine", "| CPU |", "| cores |", "| RAM |", "| torch |", "| onnxruntime |", "| date |"):
@@ -82,13 +82,28 @@ def test_report_has_machine_tables_and_failures(tmp_path, capsys):
     assert "| stale | 1 |" not in report and report.endswith(hand)  # the hand-measured part survives, once
     assert report.index("## bench_model") < report.index("## bench_inference") < report.index("## bench_app")
 
-    assert main(["--dir", str(scripts), "--output", str(out), "--only", "bench_model", "--full"]) == 0
+    assert (
+        main(["--dir", str(scripts), "--output", str(out), "--only", "bench_model", "--full", "--max-settle", "0"]) == 0
+    )
     assert "| full | 123.4 |" in out.read_text() and "bench_app" not in out.read_text()
     assert out.read_text().count(KEEP_MARKER) == 1
-    assert main(["--dir", str(scripts), "--output", str(out), "--only", "sweep_things"]) == 1  # named: it runs
+    assert (
+        main(["--dir", str(scripts), "--output", str(out), "--only", "sweep_things", "--max-settle", "0"]) == 1
+    )  # named: it runs
     assert "the following arguments are required: --generator" in out.read_text()
     assert main(["--dir", str(scripts), "--only", "bench_nope"]) == 2
     assert "no such benchmark script" in capsys.readouterr().err
+
+
+def test_settle_waits_for_a_quiet_machine_and_gives_up_at_its_limit(monkeypatch):
+    from benchmarks import __main__ as runner
+
+    loads = iter([2.5, 1.6, 1.1, 0.7, 0.4])
+    monkeypatch.setattr(runner.os, "getloadavg", lambda: (next(loads), 0.0, 0.0))
+    monkeypatch.setattr(runner.time, "sleep", lambda s: None)
+    assert runner.settle(max_wait=60) == 0.7  # stops at the first reading below 1
+    monkeypatch.setattr(runner.os, "getloadavg", lambda: (3.0, 0.0, 0.0))
+    assert runner.settle(max_wait=0.05, poll=0.01) == 3.0  # a busy machine: it gives up, never hangs
 
 
 def test_module_entry_point_lists_the_real_scripts():
