@@ -65,11 +65,10 @@ def _pipeline_defaults(folder: Path, pipe) -> dict:
     out = {
         "sampler": str(pipe.scheduler.config.get("solver", "euler")),
         "guidance_interval": list(pipe.config.guidance_interval),
+        "guidance": float(pipe.config.guidance_scale),  # the pipeline read and checked model_index.json
     }
     if "num_inference_steps" in index:
         out["steps"] = int(index["num_inference_steps"])
-    if "guidance_scale" in index:
-        out["guidance"] = float(index["guidance_scale"])
     return out
 
 
