@@ -24,7 +24,8 @@ the same width, depth, heads and tokens; its internal label dropout is turned of
 loop's 10%), and ablations written ``BASE+key=value+...`` (keys: ``class_std``, ``time_std``,
 ``qk_norm``, ``final_conv``, ``lr``, ``beta2``, ``warmup``, ``pred`` (velocity|sample; sample is
 x-prediction trained with the velocity loss, as ``train_dit.py --prediction-type sample`` does),
-``logit_mean``, ``logit_std``, ``patch``). Prints a markdown table and writes ``learning.json`` and
+``logit_mean``, ``logit_std``, ``patch``, ``block_cond`` (1: every block embeds time and class
+itself, as diffusers' DiT does, instead of one embedding shared by all blocks)). Prints a markdown table and writes ``learning.json`` and
 ``learning.png`` (curves) to ``--out``.
 """
 
@@ -50,6 +51,7 @@ from cats_dit import CatsDiTPipeline, FlowMatchScheduler, TinyDiTModel
 from cats_dit.eval.judge import Judge, accuracy, train_judge
 from cats_dit.eval.metrics import frechet_distance
 from cats_dit.guidance import check_guidance_interval
+from cats_dit.modeling_tinydit import TinyDiTOutput, timestep_embedding, unpatchify
 
 WIDTH, DEPTH, HEADS = 128, 4, 4
 NULL_CLASS = 13  # every model has 13 label rows + the null row, whatever the data set uses
@@ -115,6 +117,41 @@ def load_sets(name: str, cache: Path, train_per_class: int, eval_per_class: int)
 
 # ----------------------------------------------------------------------------------------------
 # Models
+class BlockConditionedTinyDiT(TinyDiTModel):
+    """Ablation ``block_cond=1``: blocks 1..N-1 get their own time MLP and class table (diffusers'
+    DiT gives every block its own ``CombinedTimestepLabelEmbeddings``); block 0 and the final layer
+    keep the model's shared ones. Initialised like the shared ones (Xavier MLP, N(0, 1) rows)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        d, rows = self.config.hidden_size, self.config.num_classes + 1
+        extra = len(self.blocks) - 1
+        self.block_time_embed = nn.ModuleList(
+            nn.Sequential(nn.Linear(256, d), nn.SiLU(), nn.Linear(d, d)) for _ in range(extra)
+        )
+        self.block_class_embed = nn.ModuleList(nn.Embedding(rows, d) for _ in range(extra))
+        for mlp in self.block_time_embed:
+            for layer in (mlp[0], mlp[2]):
+                nn.init.xavier_uniform_(layer.weight)
+                nn.init.zeros_(layer.bias)
+        for table in self.block_class_embed:
+            nn.init.normal_(table.weight, std=1.0)
+
+    def forward(self, sample, timestep, class_labels, return_dict: bool = True):
+        b, c, h, w = sample.shape
+        timestep = torch.as_tensor(timestep, dtype=torch.float32, device=sample.device).reshape(-1).expand(b)
+        x = self.pos_embed.to(sample.dtype) + self.patch_embed(sample).flatten(2).transpose(1, 2)
+        t_feat = timestep_embedding(timestep, 256).to(sample.dtype)
+        shared = self.time_embed(t_feat) + self.class_embed(class_labels)
+        conds = [shared] + [t(t_feat) + y(class_labels) for t, y in zip(self.block_time_embed, self.block_class_embed)]
+        for block, cond in zip(self.blocks, conds):
+            x = block(x, cond)
+        out = unpatchify(self.final_layer(x, shared), self.config.patch_size, c, h, w)
+        if self.conv_out is not None:
+            out = self.conv_out(out)
+        return TinyDiTOutput(sample=out) if return_dict else (out,)
+
+
 BASE_RECIPES = {
     # the first release: QK-norm, small class / time embedding init
     "tinydit-v1": dict(qk_norm=1, class_std=0.02, time_std=0.02),
@@ -161,7 +198,7 @@ def build_model(base: str, opts: dict, size: int, seed: int) -> nn.Module:
     for flag in ("qk_norm", "final_conv"):
         if flag in opts:
             kwargs[flag] = bool(opts[flag])
-    model = TinyDiTModel(**kwargs)
+    model = (BlockConditionedTinyDiT if opts.get("block_cond") else TinyDiTModel)(**kwargs)
     if "class_std" in opts:
         nn.init.normal_(model.class_embed.weight, std=opts["class_std"])
     if "time_std" in opts:

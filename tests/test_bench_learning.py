@@ -22,6 +22,28 @@ def test_parse_variant_and_errors():
         bench_learning.parse_variant("tinydit+lr")
 
 
+def test_block_cond_gives_every_block_its_own_condition():
+    import torch
+
+    base, opts = bench_learning.parse_variant("tinydit+block_cond=1")
+    model = bench_learning.build_model(base, opts, 16, seed=0)
+    shared = bench_learning.build_model("tinydit", {"qk_norm": 0}, 16, seed=0)
+    extra = sum(p.numel() for p in model.parameters()) - sum(p.numel() for p in shared.parameters())
+    d, depth = model.config.hidden_size, len(model.blocks)
+    assert extra == (depth - 1) * (256 * d + d + d * d + d + 14 * d)  # a time MLP and class table per extra block
+    seen = []
+    for block in model.blocks:
+        block.register_forward_hook(lambda mod, args, out: seen.append(args[1].detach().clone()))
+    x, t, y = torch.randn(2, 3, 16, 16), torch.tensor([300.0, 700.0]), torch.tensor([1, 13])
+    with torch.no_grad():
+        model(x, t, y)
+    assert len(seen) == depth and all(not torch.allclose(seen[0], c) for c in seen[1:])
+    # the first block (and the final layer) keep the model's shared embedding
+    with torch.no_grad():
+        want = model.time_embed(bench_learning.timestep_embedding(t, 256)) + model.class_embed(y)
+    assert torch.allclose(seen[0], want)
+
+
 def test_guidance_interval_is_checked(capsys):
     with pytest.raises(SystemExit):
         bench_learning.parse_args(["--guidance-interval", "0.5,0.2"])
