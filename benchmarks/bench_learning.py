@@ -18,7 +18,7 @@ Data sets (all offline): ``cartoon16`` / ``cartoon32`` (the project's cartoon ca
 freshly drawn: training, judge, reference and floor sets are separate draws) and ``digits16``
 (scikit-learn's 8x8 handwritten digits, real scans, upsampled to 16 px, 10 labels).
 
-Variants: ``tinydit`` (current defaults), ``tinydit-v1`` (the first release's recipe: QK-norm,
+Variants: ``tinydit`` (the presets' recipe: no QK-norm, x-prediction), ``tinydit-v1`` (the first release's recipe: QK-norm,
 N(0, 0.02) class and time embeddings), ``diffusers-dit`` (diffusers' ``DiTTransformer2DModel`` at
 the same width, depth, heads and tokens; its internal label dropout is turned off so both see the
 loop's 10%), and ablations written ``BASE+key=value+...`` (keys: ``class_std``, ``time_std``,
@@ -155,8 +155,9 @@ class BlockConditionedTinyDiT(TinyDiTModel):
 BASE_RECIPES = {
     # the first release: QK-norm, small class / time embedding init
     "tinydit-v1": dict(qk_norm=1, class_std=0.02, time_std=0.02),
-    # this release's recipe: TinyDiTModel's initialisation and the presets' qk_norm=False
-    "tinydit": dict(qk_norm=0),
+    # this release's recipe: TinyDiTModel's initialisation and the presets' qk_norm=False and
+    # x-prediction (train/presets.py); "tinydit+pred=velocity" is the velocity model
+    "tinydit": dict(qk_norm=0, pred="sample"),
     "diffusers-dit": dict(),
 }
 LOOP_DEFAULTS = dict(lr=5e-4, beta2=0.99, warmup=50, pred="velocity", logit_mean=0.0, logit_std=1.0)

@@ -16,6 +16,9 @@ def test_parse_variant_and_errors():
         "tinydit-v1",
         {"qk_norm": 1, "class_std": 0.02, "time_std": 0.02, "lr": 0.001, "pred": "sample"},
     )
+    # "tinydit" is the presets' recipe (x-prediction); velocity is an explicit modifier
+    assert bench_learning.parse_variant("tinydit") == ("tinydit", {"qk_norm": 0, "pred": "sample"})
+    assert bench_learning.parse_variant("tinydit+pred=velocity")[1]["pred"] == "velocity"
     with pytest.raises(ValueError, match="unknown variant base"):
         bench_learning.parse_variant("unet")
     with pytest.raises(ValueError, match="key=value"):
