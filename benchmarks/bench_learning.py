@@ -18,15 +18,15 @@ Data sets (all offline): ``cartoon16`` / ``cartoon32`` (the project's cartoon ca
 freshly drawn: training, judge, reference and floor sets are separate draws) and ``digits16``
 (scikit-learn's 8x8 handwritten digits, real scans, upsampled to 16 px, 10 labels).
 
-Variants: ``tinydit`` (the presets' recipe: no QK-norm, x-prediction), ``tinydit-v1`` (the first release's recipe: QK-norm,
-N(0, 0.02) class and time embeddings), ``diffusers-dit`` (diffusers' ``DiTTransformer2DModel`` at
+Variants: ``tinydit`` (the presets' recipe: no QK-norm, x-prediction), ``tinydit-v1`` (the first
+release's recipe: QK-norm, N(0, 0.02) class and time embeddings), ``diffusers-dit`` (diffusers' ``DiTTransformer2DModel`` at
 the same width, depth, heads and tokens; its internal label dropout is turned off so both see the
 loop's 10%), and ablations written ``BASE+key=value+...`` (keys: ``class_std``, ``time_std``,
 ``qk_norm``, ``final_conv``, ``lr``, ``beta2``, ``warmup``, ``pred`` (velocity|sample; sample is
 x-prediction trained with the velocity loss, as ``train_dit.py --prediction-type sample`` does),
 ``logit_mean``, ``logit_std``, ``patch``, ``block_cond`` (1: every block embeds time and class
-itself, as diffusers' DiT does, instead of one embedding shared by all blocks)). Prints a markdown table and writes ``learning.json`` and
-``learning.png`` (curves) to ``--out``.
+itself, as diffusers' DiT does, instead of one embedding shared by all blocks)). Prints a markdown
+table and writes ``learning.json`` and ``learning.png`` (curves) to ``--out``.
 """
 
 from __future__ import annotations
